@@ -1,0 +1,33 @@
+"""mira-actors: a Trio actor runtime for multi-agent workflows.
+
+The runtime alone: actors, mailboxes, references and errors. Supervisors live in the
+``supervisors`` package and the MIRA agents in ``mira_actors.agents``.
+"""
+
+from ._actor import Actor as Actor
+from ._budget import time_left as time_left
+from ._exceptions import ActorCrashedError as ActorCrashedError
+from ._exceptions import ActorStoppedError as ActorStoppedError
+from ._exceptions import MailboxFullError as MailboxFullError
+from ._exceptions import MiraError as MiraError
+from ._mailbox import DEFAULT_CAPACITY as DEFAULT_CAPACITY
+from ._mailbox import Mailbox as Mailbox
+from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._ref import ActorRef as ActorRef
+from ._runner import open_actor as open_actor
+from ._runner import run_actor as run_actor
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "Actor",
+    "ActorCrashedError",
+    "ActorRef",
+    "ActorStoppedError",
+    "Mailbox",
+    "MailboxFullError",
+    "MailboxStatistics",
+    "MiraError",
+    "open_actor",
+    "run_actor",
+    "time_left",
+]

@@ -1,0 +1,52 @@
+"""The actor base class: behaviour and lifecycle hooks, no concurrency of its own."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._ref import ActorRef
+
+
+class Actor:
+    """Behaviour that handles one message at a time from its mailbox.
+
+    Subclass it and override :meth:`handle`; the runtime calls it from a single task, so
+    the actor's state needs no locks. The hooks run in that same task.
+
+    Usage::
+
+        class Counter(Actor):
+            def __init__(self) -> None:
+                self.count = 0
+
+            async def handle(self, message: int) -> int:
+                self.count += message
+                return self.count
+    """
+
+    # Set by the runtime when the actor starts serving its mailbox.
+    ref: ActorRef
+    _stop_requested: bool = False
+
+    async def handle(self, message: Any) -> Any:
+        """Handle one message and return the reply an ``ask`` receives."""
+        msg = f"{type(self).__name__} must override handle()"
+        raise NotImplementedError(msg)
+
+    async def on_start(self) -> None:
+        """Run before the first message is handled (and again after each restart)."""
+
+    async def on_stop(self) -> None:
+        """Run after the last message, when the actor stops normally."""
+
+    async def on_failure(self, exc: BaseException) -> None:
+        """Run when :meth:`handle` or :meth:`on_start` raised ``exc``, before the crash."""
+
+    def stop(self) -> None:
+        """Stop after the current message, leaving the mailbox open for a restart.
+
+        The supervisor then applies the actor's restart kind: a permanent actor starts
+        again on the same mailbox; transient and temporary ones stay stopped.
+        """
+        self._stop_requested = True

@@ -1,0 +1,42 @@
+"""The errors the runtime raises; each message names the actor and what to do."""
+
+from __future__ import annotations
+
+import trio
+
+
+class MiraError(Exception):
+    """Raised for every error that mira-actors itself detects; the base of the others."""
+
+
+class ActorStoppedError(MiraError, RuntimeError):
+    """Raised when a message is sent to, or waits on, an actor that has stopped."""
+
+    def __init__(self, actor: str, detail: str = "it has stopped") -> None:
+        self.actor = actor
+        super().__init__(f"actor {actor!r} cannot take the message: {detail}")
+
+
+class MailboxFullError(MiraError, trio.WouldBlock):
+    """Raised when ``tell_nowait`` finds the actor's mailbox full."""
+
+    def __init__(self, actor: str, capacity: int) -> None:
+        self.actor = actor
+        self.capacity = capacity
+        super().__init__(
+            f"actor {actor!r} has a full mailbox ({capacity} messages); "
+            "use 'await ref.tell(message)' to wait for room"
+        )
+
+
+class ActorCrashedError(MiraError):
+    """Raised to an asker when the handler serving its request raised.
+
+    The handler's exception is the ``__cause__``.
+    """
+
+    def __init__(self, actor: str, exc: BaseException) -> None:
+        self.actor = actor
+        super().__init__(
+            f"actor {actor!r} crashed handling the request: {type(exc).__name__}: {exc}"
+        )

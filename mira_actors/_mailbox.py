@@ -1,0 +1,157 @@
+"""The mailbox: a bounded memory channel that outlives the actors serving it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+
+from ._exceptions import ActorStoppedError, MailboxFullError
+from ._request import Request
+
+DEFAULT_CAPACITY = 1000
+
+
+@attrs.frozen(kw_only=True)
+class MailboxStatistics:
+    """A snapshot of one mailbox.
+
+    Attributes:
+        name: The actor's name.
+        capacity: How many messages the mailbox holds before senders wait.
+        depth: Messages queued now and not yet taken by the actor.
+        peak: The largest depth seen so far.
+        waiting_senders: Tasks blocked in ``tell`` or ``ask`` for room.
+        taken: Messages the actor has taken so far (handled or dropped).
+        dropped: Asks taken but not handled because their asker had given up.
+        closed: Whether the mailbox refuses new messages.
+    """
+
+    name: str
+    capacity: int
+    depth: int
+    peak: int
+    waiting_senders: int
+    taken: int
+    dropped: int
+    closed: bool
+
+
+class Mailbox:
+    """A named, bounded queue of messages for one actor.
+
+    A restarted actor serves the same mailbox, so nothing sent during a restart is
+    lost. Closing it lets the actor finish what is queued and then stop.
+    """
+
+    __slots__ = (
+        "_put",
+        "_receive",
+        "_send",
+        "_stopped",
+        "capacity",
+        "closed",
+        "dropped",
+        "name",
+        "peak",
+        "put_count",
+        "taken",
+    )
+
+    def __init__(self, name: str, capacity: int = DEFAULT_CAPACITY) -> None:
+        if not isinstance(name, str) or not name:
+            msg = f"actor name must be a non-empty str, got {name!r}"
+            raise ValueError(msg)
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0:
+            msg = f"mailbox capacity must be an int >= 0, got {capacity!r}"
+            raise ValueError(msg)
+        self.name = name
+        self.capacity = capacity
+        self._send, self._receive = trio.open_memory_channel[Any](capacity)
+        self._put = self._send.send_nowait
+        self._stopped = trio.Event()
+        self.put_count = 0
+        self.taken = 0
+        self.dropped = 0
+        self.peak = 0
+        self.closed = False
+
+    @property
+    def receive_channel(self) -> trio.MemoryReceiveChannel[Any]:
+        """The end the serving actor reads from."""
+        return self._receive
+
+    def put_nowait(self, message: Any) -> None:
+        """Queue ``message`` or raise MailboxFullError at once."""
+        try:
+            self._put(message)
+        except trio.WouldBlock:
+            raise MailboxFullError(self.name, self.capacity) from None
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStoppedError(self.name) from None
+        self._count_put()
+
+    async def put(self, message: Any) -> None:
+        """Queue ``message``, waiting for room while the mailbox is full."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._put(message)
+        except trio.WouldBlock:
+            try:
+                await self._send.send(message)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                raise ActorStoppedError(self.name) from None
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStoppedError(self.name) from None
+        self._count_put()
+
+    def _count_put(self) -> None:
+        self.put_count += 1
+        depth = self.put_count - self.taken
+        if depth > self.peak:
+            self.peak = depth
+
+    def close(self) -> None:
+        """Refuse new messages; the actor handles what is queued, then stops."""
+        self.closed = True
+        self._send.close()
+
+    def discard(self, reason: str) -> None:
+        """Close the mailbox and fail every queued ask with ActorStoppedError.
+
+        Used when no actor will serve this mailbox again.
+        """
+        self.close()
+        while True:
+            try:
+                item = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            self.taken += 1
+            if type(item) is Request and not item.abandoned:
+                item.fail(ActorStoppedError(self.name, reason))
+        self._receive.close()
+        self.mark_stopped()
+
+    def mark_stopped(self) -> None:
+        """Record that no actor serves this mailbox any more."""
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        """Wait until no actor serves this mailbox any more."""
+        await self._stopped.wait()
+
+    def statistics(self) -> MailboxStatistics:
+        """Return a snapshot of the mailbox's counters."""
+        channel = self._send.statistics()
+        return MailboxStatistics(
+            name=self.name,
+            capacity=self.capacity,
+            depth=self.put_count - self.taken,
+            peak=self.peak,
+            waiting_senders=channel.tasks_waiting_send,
+            taken=self.taken,
+            dropped=self.dropped,
+            closed=self.closed,
+        )

@@ -1,0 +1,84 @@
+"""ActorRef: the handle through which other tasks talk to an actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from ._mailbox import Mailbox, MailboxStatistics
+from ._request import Request
+
+
+class ActorRef:
+    """A reference to an actor: send it messages, ask it questions, stop it.
+
+    A reference stays valid across restarts, because it points at the mailbox, which
+    the restarted actor keeps serving.
+
+    Usage::
+
+        await ref.tell("note")               # waits while the mailbox is full
+        ref.tell_nowait("note")              # raises MailboxFullError instead
+        with trio.move_on_after(1.0):
+            answer = await ref.ask("question")  # the handler runs under this deadline
+    """
+
+    __slots__ = ("_mailbox",)
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self._mailbox = mailbox
+
+    @property
+    def name(self) -> str:
+        """The actor's name."""
+        return self._mailbox.name
+
+    def __repr__(self) -> str:
+        state = "alive" if self.is_alive() else "stopped"
+        return f"<ActorRef {self.name!r} {state}>"
+
+    async def tell(self, message: Any) -> None:
+        """Send ``message`` without waiting for it to be handled.
+
+        Waits while the mailbox is full (backpressure). Raises ActorStoppedError when
+        the actor has stopped.
+        """
+        await self._mailbox.put(message)
+
+    def tell_nowait(self, message: Any) -> None:
+        """Send ``message`` now, or raise MailboxFullError when the mailbox is full."""
+        self._mailbox.put_nowait(message)
+
+    async def ask(self, message: Any) -> Any:
+        """Send ``message`` and return the handler's reply.
+
+        The request carries the caller's deadline: the handler runs under it, and when
+        the caller is cancelled (by a deadline or otherwise) the handler is cancelled
+        too, or, if the request is still queued, it is dropped without being handled.
+
+        Raises:
+            ActorCrashedError: the handler raised; its exception is the ``__cause__``.
+            ActorStoppedError: the actor stopped before answering.
+            trio.TooSlowError: the deadline the request was sent with passed while the
+                caller itself was not cancelled (its deadline had been moved later).
+        """
+        request = Request(message, trio.current_effective_deadline())
+        await self._mailbox.put(request)
+        return await request.wait()
+
+    async def stop(self) -> None:
+        """Close the mailbox and wait until the actor has handled what was queued.
+
+        An actor must not await its own ``stop()``; it calls ``Actor.stop()`` instead.
+        """
+        self._mailbox.close()
+        await self._mailbox.wait_stopped()
+
+    def is_alive(self) -> bool:
+        """Whether the actor still accepts messages (true while it restarts, too)."""
+        return not self._mailbox.closed
+
+    def statistics(self) -> MailboxStatistics:
+        """Return a snapshot of the actor's mailbox."""
+        return self._mailbox.statistics()

@@ -1,0 +1,1 @@
+"""The MIRA agents as actors, and the OrchestratorAgent facade."""

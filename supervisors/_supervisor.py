@@ -1,0 +1,285 @@
+"""The supervisor: a nursery that owns actors and restarts them by a strategy."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+
+from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, Mailbox, run_actor
+
+from ._exceptions import RestartIntensityError
+from ._policy import Restart, Strategy
+
+logger = logging.getLogger("supervisors")
+
+
+@attrs.frozen(kw_only=True)
+class ChildStatus:
+    """A snapshot of one supervised child.
+
+    Attributes:
+        name: The child's name, unique within its supervisor.
+        restart: Its restart kind.
+        restarts: How many times it has been restarted.
+        running: Whether an actor instance is serving its mailbox now.
+    """
+
+    name: str
+    restart: Restart
+    restarts: int
+    running: bool
+
+
+@attrs.define(eq=False)
+class _Child:
+    name: str
+    factory: Callable[..., Actor]
+    args: tuple[Any, ...]
+    restart: Restart
+    mailbox: Mailbox
+    ref: ActorRef
+    scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
+    exited: trio.Event = attrs.Factory(trio.Event)
+    restarts: int = 0
+    running: bool = False
+
+
+class _StartWatch:
+    """Passes ``started`` on and remembers whether it happened."""
+
+    def __init__(self, task_status: trio.TaskStatus[Any]) -> None:
+        self._task_status = task_status
+        self.happened = False
+
+    def started(self, value: Any = None) -> None:
+        self.happened = True
+        self._task_status.started(None)
+
+
+class Supervisor:
+    """Owns actors in a nursery; restarts crashed ones; stops them all on exit.
+
+    Create one with :func:`open_supervisor`.
+    """
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        *,
+        name: str,
+        strategy: Strategy,
+        max_restarts: int,
+        within: float,
+    ) -> None:
+        self.name = name
+        self.strategy = strategy
+        self.max_restarts = max_restarts
+        self.within = within
+        self._nursery = nursery
+        self._children: list[_Child] = []  # in start order
+        self._exits_send, self._exits_receive = trio.open_memory_channel[
+            tuple[_Child, Exception | None]
+        ](math.inf)
+        self._restart_times: deque[float] = deque()
+        self._closing = False
+
+    @property
+    def children(self) -> list[ChildStatus]:
+        """The supervised children, in start order."""
+        return [
+            ChildStatus(name=c.name, restart=c.restart, restarts=c.restarts, running=c.running)
+            for c in self._children
+        ]
+
+    async def spawn(
+        self,
+        factory: Callable[..., Actor],
+        *args: Any,
+        name: str | None = None,
+        restart: Restart = Restart.PERMANENT,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> ActorRef:
+        """Start ``factory(*args)`` as a child and return its reference.
+
+        Returns once the actor's ``on_start`` has run; a restart calls ``factory(*args)``
+        again for a fresh instance that serves the same mailbox.
+
+        Raises:
+            RuntimeError: the supervisor is shutting down.
+            ValueError: ``name`` is taken, or the mailbox capacity is invalid.
+            Exception: whatever the factory or the first ``on_start`` raised.
+        """
+        if self._closing:
+            msg = f"supervisor {self.name!r} is shutting down; it cannot spawn {name!r}"
+            raise RuntimeError(msg)
+        if not isinstance(restart, Restart):
+            msg = f"restart must be a Restart, got {restart!r}"
+            raise TypeError(msg)
+        name = name if name is not None else getattr(factory, "__name__", type(factory).__name__)
+        if any(c.name == name for c in self._children):
+            msg = f"supervisor {self.name!r} already has a child named {name!r}"
+            raise ValueError(msg)
+        mailbox = Mailbox(name, capacity)
+        child = _Child(
+            name=name,
+            factory=factory,
+            args=args,
+            restart=restart,
+            mailbox=mailbox,
+            ref=ActorRef(mailbox),
+        )
+        error = await self._start(child)
+        if error is not None:
+            mailbox.discard("it failed to start")
+            raise error
+        self._children.append(child)
+        return child.ref
+
+    async def _start(self, child: _Child) -> Exception | None:
+        """Start one incarnation of ``child``; return what its start raised, if anything."""
+        child.scope = trio.CancelScope()
+        child.exited = trio.Event()
+        result: Exception | None = await self._nursery.start(self._run_child, child)
+        return result
+
+    async def _run_child(
+        self, child: _Child, *, task_status: trio.TaskStatus[Exception | None]
+    ) -> None:
+        watch = _StartWatch(task_status)
+        error: Exception | None = None
+        with child.scope:
+            child.running = True
+            try:
+                await run_actor(child.factory(*child.args), child.mailbox, task_status=watch)
+            except Exception as exc:
+                error = exc
+            finally:
+                child.running = False
+                child.exited.set()
+        if child.scope.cancelled_caught:
+            return  # stopped on purpose by a group restart
+        if not watch.happened:
+            task_status.started(error)  # the starter deals with a failed start
+        else:
+            self._exits_send.send_nowait((child, error))
+
+    async def _control(self) -> None:
+        async for child, error in self._exits_receive:
+            await self._child_exited(child, error)
+
+    async def _child_exited(self, child: _Child, error: Exception | None) -> None:
+        if error is not None:
+            logger.warning(
+                "actor crashed",
+                extra={
+                    "supervisor": self.name,
+                    "actor": child.name,
+                    "error_type": type(error).__name__,
+                },
+            )
+        if child.mailbox.closed or not child.restart.applies(crashed=error is not None):
+            self._retire(child, "it has stopped")
+            return
+        group = self._restart_group(child)
+        for other in reversed(group):
+            if other is not child and other.running:
+                other.scope.cancel()
+                await other.exited.wait()
+        for other in group:
+            if other is not child and other.restart is Restart.TEMPORARY:
+                self._retire(other, "its supervisor stopped it")
+        self._count_restart(child, error)
+        for other in group:
+            if other in self._children:
+                await self._restart(other)
+
+    def _restart_group(self, child: _Child) -> list[_Child]:
+        if self.strategy is Strategy.ONE_FOR_ONE:
+            return [child]
+        if self.strategy is Strategy.ONE_FOR_ALL:
+            return list(self._children)
+        return self._children[self._children.index(child) :]
+
+    async def _restart(self, child: _Child) -> None:
+        child.restarts += 1
+        while (error := await self._start(child)) is not None:
+            self._count_restart(child, error)
+            child.restarts += 1
+
+    def _count_restart(self, child: _Child, cause: Exception | None) -> None:
+        now = trio.current_time()
+        times = self._restart_times
+        times.append(now)
+        while times[0] <= now - self.within:
+            times.popleft()
+        if len(times) > self.max_restarts:
+            raise RestartIntensityError(
+                self.name, child.name, self.max_restarts, self.within
+            ) from cause
+
+    def _retire(self, child: _Child, reason: str) -> None:
+        self._children.remove(child)
+        child.mailbox.discard(reason)
+
+    async def _shutdown(self) -> None:
+        """Stop every child in reverse start order, letting each finish its queue."""
+        self._closing = True
+        for child in reversed(list(self._children)):
+            await child.ref.stop()
+
+    def _discard_all(self) -> None:
+        self._closing = True
+        for child in self._children:
+            child.mailbox.discard(f"its supervisor {self.name!r} has stopped")
+
+
+@asynccontextmanager
+async def open_supervisor(
+    *,
+    name: str = "supervisor",
+    strategy: Strategy = Strategy.ONE_FOR_ONE,
+    max_restarts: int = 3,
+    within: float = 5.0,
+) -> AsyncIterator[Supervisor]:
+    """Open a supervisor whose children live no longer than this ``async with`` block.
+
+    A child that crashes is restarted by ``strategy``; more than ``max_restarts``
+    restarts within ``within`` seconds make the supervisor fail with
+    RestartIntensityError. On a normal exit every child is stopped in reverse start
+    order after handling what is queued; on an error or cancellation they are
+    cancelled, and asks still queued fail with ActorStoppedError.
+
+    Usage::
+
+        async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as supervisor:
+            counter = await supervisor.spawn(Counter, name="counter")
+            await counter.ask(1)
+    """
+    if not isinstance(strategy, Strategy):
+        msg = f"strategy must be a Strategy, got {strategy!r}"
+        raise TypeError(msg)
+    if not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0:
+        msg = f"max_restarts must be an int >= 0, got {max_restarts!r}"
+        raise ValueError(msg)
+    if not isinstance(within, int | float) or isinstance(within, bool) or not within > 0:
+        msg = f"within must be a number of seconds > 0, got {within!r}"
+        raise ValueError(msg)
+    async with trio.open_nursery() as nursery:
+        supervisor = Supervisor(
+            nursery, name=name, strategy=strategy, max_restarts=max_restarts, within=within
+        )
+        nursery.start_soon(supervisor._control)
+        try:
+            yield supervisor
+            await supervisor._shutdown()
+        finally:
+            # Cancel first: it takes the actors off their channels before those close.
+            nursery.cancel_scope.cancel()
+            supervisor._discard_all()

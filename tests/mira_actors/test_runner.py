@@ -1,0 +1,217 @@
+"""run_actor and open_actor: asks obey the asker's deadline and cancellation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import trio
+
+from mira_actors import Actor, ActorCrashedError, ActorStoppedError, open_actor, time_left
+
+
+class Sleeper(Actor):
+    """Sleeps for the requested seconds, recording virtual times as it goes."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+        self.cancelled_at: list[float] = []
+        self.finished: list[float] = []
+        self.deadlines: list[float] = []
+
+    async def handle(self, seconds: float) -> float:
+        self.started.append(trio.current_time())
+        self.deadlines.append(trio.current_effective_deadline())
+        try:
+            await trio.sleep(seconds)
+        except trio.Cancelled:
+            self.cancelled_at.append(trio.current_time())
+            raise
+        self.finished.append(trio.current_time())
+        return seconds
+
+
+async def test_ask_is_cancelled_with_its_asker_at_the_deadline(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """At the asker's deadline the handler is cancelled and the asker resumes, both at it."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref:
+        with trio.move_on_after(2.5) as scope:
+            await ref.ask(10)
+        assert scope.cancelled_caught
+        assert trio.current_time() == 2.5
+        await trio.sleep(20)
+    assert actor.started == [0]
+    assert actor.cancelled_at == [2.5]
+    assert actor.finished == []
+
+
+async def test_handler_sees_the_askers_deadline(autojump_clock: trio.abc.Clock) -> None:
+    """Inside the handler, current_effective_deadline is the asker's deadline."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref:
+        with trio.move_on_after(7):
+            await ref.ask(1)
+        await ref.ask(1)
+    assert actor.deadlines == [7, math.inf]
+
+
+async def test_explicit_cancel_cancels_the_handler(autojump_clock: trio.abc.Clock) -> None:
+    """Cancelling the asker's scope (no deadline) cancels the handler at that moment."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref, trio.open_nursery() as nursery:
+        scope = trio.CancelScope()
+
+        async def asker() -> None:
+            with scope:
+                await ref.ask(100)
+
+        nursery.start_soon(asker)
+        await trio.sleep(3)
+        scope.cancel()
+    assert actor.cancelled_at == [3]
+
+
+async def test_queued_ask_of_a_departed_asker_is_never_handled(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """An ask still queued when its asker gives up is dropped unhandled."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref, trio.open_nursery() as nursery:
+        nursery.start_soon(ref.ask, 5)  # occupies the actor for 5 s
+        await trio.sleep(0.5)
+        with trio.move_on_after(1):
+            await ref.ask(0.5)  # queued behind it; gives up at t=1.5
+        await trio.sleep(10)
+        assert ref.statistics().dropped == 1
+    assert actor.started == [0]
+    assert actor.finished == [5]
+
+
+async def test_time_left_inside_a_handler(autojump_clock: trio.abc.Clock) -> None:
+    """time_left() in a handler is the asker's remaining budget."""
+
+    class Budget(Actor):
+        async def handle(self, message: Any) -> float:
+            await trio.sleep(message)
+            return time_left()
+
+    async with open_actor(Budget()) as ref:
+        with trio.move_on_after(10):
+            assert await ref.ask(4) == 6
+        assert await ref.ask(0) == math.inf
+
+
+async def test_nested_ask_passes_the_budget_on(autojump_clock: trio.abc.Clock) -> None:
+    """An actor that asks another passes its asker's deadline on."""
+    inner = Sleeper()
+
+    class Outer(Actor):
+        def __init__(self, downstream: Any) -> None:
+            self.downstream = downstream
+
+        async def handle(self, message: Any) -> Any:
+            return await self.downstream.ask(message)
+
+    async with open_actor(inner) as inner_ref, open_actor(Outer(inner_ref)) as outer_ref:
+        with trio.move_on_after(3):
+            await outer_ref.ask(50)
+        await trio.sleep(1)
+    assert inner.deadlines == [3]
+    assert inner.cancelled_at == [3]
+
+
+async def test_late_reply_after_the_asker_left_is_harmless(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A handler that ignores cancellation and replies late raises nothing anywhere."""
+
+    class Stubborn(Actor):
+        async def handle(self, message: Any) -> str:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(5)
+            return "late"
+
+    async with open_actor(Stubborn()) as ref:
+        with trio.move_on_after(1):
+            await ref.ask("x")
+        assert trio.current_time() == 1  # the asker does not wait for the handler
+        assert await ref.ask("y") == "late"
+        assert trio.current_time() == 10  # queued behind the shielded handler
+
+
+async def test_moved_deadline_gives_too_slow(autojump_clock: trio.abc.Clock) -> None:
+    """If the asker's deadline moves later, the request's own deadline still holds."""
+    async with open_actor(Sleeper()) as ref:
+        with trio.CancelScope(deadline=trio.current_time() + 2) as scope:
+
+            async def extend() -> None:
+                await trio.sleep(1)
+                scope.deadline += 10
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(extend)
+                with pytest.raises(trio.TooSlowError, match="deadline passed"):
+                    await ref.ask(5)
+        assert trio.current_time() == 2
+
+
+async def test_crash_fails_queued_asks_with_actor_stopped(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """When an unsupervised actor crashes, asks queued behind the crash fail clearly."""
+
+    class Fragile(Actor):
+        async def handle(self, message: Any) -> Any:
+            await trio.sleep(1)
+            if message == "boom":
+                raise ValueError("boom")
+            return message
+
+    errors: dict[str, Exception] = {}
+
+    async def ask_and_keep(ref: Any, message: str) -> None:
+        try:
+            await ref.ask(message)
+        except Exception as exc:
+            errors[message] = exc
+
+    with pytest.RaisesGroup(ValueError):
+        async with open_actor(Fragile(), name="fragile") as ref:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ask_and_keep, ref, "boom")
+                await trio.sleep(0.5)
+                nursery.start_soon(ask_and_keep, ref, "after")
+    assert type(errors["boom"]) is ActorCrashedError
+    assert type(errors["after"]) is ActorStoppedError
+    assert "'fragile' cannot take the message" in str(errors["after"])
+
+
+async def test_lifecycle_hooks_run_in_order() -> None:
+    """on_start runs before the first message, on_stop after the last."""
+    events: list[str] = []
+
+    class Hooked(Actor):
+        async def on_start(self) -> None:
+            events.append("start")
+
+        async def handle(self, message: Any) -> None:
+            events.append(message)
+
+        async def on_stop(self) -> None:
+            events.append("stop")
+
+    async with open_actor(Hooked()) as ref:
+        await ref.tell("m")
+    assert events == ["start", "m", "stop"]
+
+
+async def test_no_task_left_after_open_actor(live_tasks: Any) -> None:
+    """open_actor leaves no task behind."""
+    before = len(live_tasks())
+    async with open_actor(Sleeper()) as ref:
+        await ref.ask(0)
+        assert len(live_tasks()) > before
+    assert len(live_tasks()) == before
