@@ -1,0 +1,107 @@
+"""ProjectPlanAgent: turns project requirements into milestones and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._validation import require_dict, require_list, require_str, require_weeks
+from .base_agent import BaseAgent
+
+TASKS_PER_MILESTONE = 3
+TASK_ESTIMATED_HOURS = 8
+
+
+class ProjectPlanAgent(BaseAgent):
+    """Generate project plans (one milestone per goal, three tasks each) and update them.
+
+    Usage::
+
+        agent = ProjectPlanAgent()
+        response = agent.respond(
+            {"type": "generate_plan", "data": {"name": "Apollo", "goals": ["Design", "Build"]}}
+        )
+        response["data"]["milestones"][0]["week"]  # 6: goal 1 of 2 over 12 weeks
+    """
+
+    agent_id = "project_plan_agent"
+    handlers = {"generate_plan": "generate_plan", "update_plan": "update_plan"}
+
+    def generate_plan(self, data: object) -> dict[str, Any]:
+        """Build a plan from ``{name, description, goals, duration_weeks}``.
+
+        Args:
+            data: The project requirements; every key is optional.
+
+        Returns:
+            ``{name, description, duration_weeks, milestones, tasks, created_by}``.
+
+        Raises:
+            TypeError: When ``data`` or one of its fields has the wrong type.
+            ValueError: When ``duration_weeks`` is negative or not finite.
+        """
+        data = require_dict(data, "generate_plan data")
+        name = require_str(data.get("name", "Unnamed Project"), "generate_plan name")
+        description = require_str(data.get("description", ""), "generate_plan description")
+        goals = require_list(data.get("goals", []), "generate_plan goals")
+        duration_weeks = require_weeks(
+            data.get("duration_weeks", 12), "generate_plan duration_weeks"
+        )
+
+        goal_count = len(goals)
+        milestones: list[dict[str, Any]] = []
+        tasks: list[dict[str, Any]] = []
+        for i, goal in enumerate(goals, 1):
+            if not isinstance(goal, str):
+                msg = f"generate_plan goals[{i - 1}] must be a str, got {type(goal).__name__}"
+                raise TypeError(msg)
+            milestone_id = f"M{i}"
+            milestones.append(
+                {
+                    "id": milestone_id,
+                    "name": goal,
+                    # Spreads the goals evenly, the last one landing on the final week.
+                    "week": (i * duration_weeks) // goal_count,
+                    "deliverables": [f"Deliverable for {goal}"],
+                    "status": "not_started",
+                }
+            )
+            for j in range(1, TASKS_PER_MILESTONE + 1):
+                tasks.append(
+                    {
+                        "id": f"{milestone_id}-T{j}",
+                        "milestone_id": milestone_id,
+                        "name": f"Task {j} for {goal}",
+                        "status": "not_started",
+                        "priority": "medium",
+                        "estimated_hours": TASK_ESTIMATED_HOURS,
+                    }
+                )
+
+        return {
+            "name": name,
+            "description": description,
+            "duration_weeks": duration_weeks,
+            "milestones": milestones,
+            "tasks": tasks,
+            "created_by": self.agent_id,
+        }
+
+    def update_plan(self, data: object) -> dict[str, Any]:
+        """Return ``data['plan']`` with ``data['updates']`` merged in, as a new dict.
+
+        The merge is shallow, like :meth:`dict.update`: a key in the updates replaces
+        the plan's value whole. Neither input is modified.
+
+        Args:
+            data: ``{plan, updates}``; each defaults to an empty dict.
+
+        Returns:
+            The merged plan.
+
+        Raises:
+            TypeError: When ``data``, the plan or the updates is not a dict.
+        """
+        data = require_dict(data, "update_plan data")
+        plan = require_dict(data.get("plan", {}), "update_plan plan")
+        updates = require_dict(data.get("updates", {}), "update_plan updates")
+        return {**plan, **updates}

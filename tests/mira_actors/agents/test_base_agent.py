@@ -1,0 +1,158 @@
+import datetime
+import threading
+from typing import Any
+
+import pytest
+
+from mira_actors.agents.base_agent import BaseAgent
+
+
+class EchoAgent(BaseAgent):
+    agent_id = "echo_agent"
+    handlers = {"echo": "echo", "fail": "fail", "fail_silently": "fail_silently"}
+
+    def echo(self, data: Any) -> Any:
+        return data
+
+    def fail(self, data: Any) -> Any:
+        msg = "the echo broke"
+        raise ValueError(msg)
+
+    def fail_silently(self, data: Any) -> Any:
+        raise KeyError
+
+
+class ThreadRecordingAgent(BaseAgent):
+    agent_id = "thread_agent"
+    handlers = {"where": "where"}
+
+    def where(self, data: Any) -> int:
+        return threading.get_ident()
+
+
+class BlockingThreadRecordingAgent(ThreadRecordingAgent):
+    blocking = True
+
+
+def without_timestamp(response: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in response.items() if key != "timestamp"}
+
+
+def test_success_response_carries_the_result() -> None:
+    """A handled message gets a 'success' response with the method's result."""
+    response = EchoAgent().respond({"type": "echo", "data": {"x": 1}})
+    assert without_timestamp(response) == {
+        "agent_id": "echo_agent",
+        "status": "success",
+        "data": {"x": 1},
+        "error": None,
+    }
+
+
+def test_timestamp_is_iso_utc() -> None:
+    """The response timestamp is an ISO-8601 string in UTC."""
+    response = EchoAgent().respond({"type": "echo", "data": {}})
+    timestamp = datetime.datetime.fromisoformat(response["timestamp"])
+    assert timestamp.utcoffset() == datetime.timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        "echo",
+        ["echo", {}],
+        {},
+        {"type": "echo"},
+        {"data": {}},
+    ],
+)
+def test_malformed_message_is_invalid_format(message: Any) -> None:
+    """A message that is not a mapping with both 'type' and 'data' is rejected."""
+    response = EchoAgent().respond(message)
+    assert without_timestamp(response) == {
+        "agent_id": "echo_agent",
+        "status": "error",
+        "data": None,
+        "error": "Invalid message format",
+    }
+
+
+@pytest.mark.parametrize(
+    ("message_type", "error"),
+    [
+        ("shout", "Unknown message type: shout"),
+        (42, "Unknown message type: 42"),
+        (None, "Unknown message type: None"),
+    ],
+)
+def test_unknown_message_type(message_type: Any, error: str) -> None:
+    """A type with no handler gets 'Unknown message type: <type>'."""
+    response = EchoAgent().respond({"type": message_type, "data": {}})
+    assert response["status"] == "error"
+    assert response["error"] == error
+    assert response["data"] is None
+
+
+def test_exception_becomes_error_response() -> None:
+    """An exception in the handler becomes an 'error' response with its text."""
+    response = EchoAgent().respond({"type": "fail", "data": {}})
+    assert without_timestamp(response) == {
+        "agent_id": "echo_agent",
+        "status": "error",
+        "data": None,
+        "error": "the echo broke",
+    }
+
+
+def test_exception_without_text_reports_its_type() -> None:
+    """An exception with no message is reported by its class name."""
+    response = EchoAgent().respond({"type": "fail_silently", "data": {}})
+    assert response["status"] == "error"
+    assert response["error"] == "KeyError"
+
+
+def test_message_types_lists_the_handlers() -> None:
+    """message_types is the set of handled message types."""
+    assert EchoAgent().message_types == frozenset({"echo", "fail", "fail_silently"})
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "echo", "data": [1, 2]},
+        {"type": "fail", "data": {}},
+        {"type": "shout", "data": {}},
+        {"data": {}},
+    ],
+)
+async def test_handle_answers_like_respond(message: Any) -> None:
+    """await handle() gives the same response as respond(), timestamp aside."""
+    agent = EchoAgent()
+    assert without_timestamp(await agent.handle(message)) == without_timestamp(
+        agent.respond(message)
+    )
+
+
+async def test_non_blocking_agent_runs_on_the_trio_thread() -> None:
+    """A non-blocking agent's method runs on the trio thread."""
+    response = await ThreadRecordingAgent().handle({"type": "where", "data": {}})
+    assert response["data"] == threading.get_ident()
+
+
+async def test_blocking_agent_runs_in_a_worker_thread() -> None:
+    """A blocking agent's method runs in a worker thread, off the trio thread."""
+    response = await BlockingThreadRecordingAgent().handle({"type": "where", "data": {}})
+    assert response["status"] == "success"
+    assert response["data"] != threading.get_ident()
+
+
+async def test_blocking_agent_failure_becomes_error_response() -> None:
+    """A blocking agent's exception still comes back as an 'error' response."""
+
+    class BlockingEchoAgent(EchoAgent):
+        blocking = True
+
+    response = await BlockingEchoAgent().handle({"type": "fail", "data": {}})
+    assert response["status"] == "error"
+    assert response["error"] == "the echo broke"
