@@ -60,11 +60,17 @@ class Mailbox:
     )
 
     def __init__(self, name: str, capacity: int = DEFAULT_CAPACITY) -> None:
-        if not isinstance(name, str) or not name:
-            msg = f"actor name must be a non-empty str, got {name!r}"
+        if not isinstance(name, str):
+            msg = f"actor name must be a str, got {type(name).__name__}"
+            raise TypeError(msg)
+        if not name:
+            msg = "actor name must be a non-empty str"
             raise ValueError(msg)
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0:
-            msg = f"mailbox capacity must be an int >= 0, got {capacity!r}"
+        if not isinstance(capacity, int) or isinstance(capacity, bool):
+            msg = f"mailbox capacity must be an int, got {type(capacity).__name__}"
+            raise TypeError(msg)
+        if capacity < 0:
+            msg = f"mailbox capacity must be >= 0, got {capacity}"
             raise ValueError(msg)
         self.name = name
         self.capacity = capacity

@@ -36,16 +36,19 @@ async def run_actor(
         await actor.on_start()
         task_status.started(ref)
         while not actor._stop_requested:
-            # Drain what is queued without a schedule point per message; the buffer
-            # bounds the batch, and handlers that await still yield as usual.
+            # Drain what is queued without a schedule point per message (the buffer
+            # bounds the batch; handlers that await still yield), but never take another
+            # message once cancelled: that would be work after the deadline.
+            await trio.lowlevel.checkpoint_if_cancelled()
             try:
                 item = receive.receive_nowait()
             except trio.WouldBlock:
                 try:
                     item = await receive.receive()
-                except trio.EndOfChannel:
+                except (trio.EndOfChannel, trio.ClosedResourceError):
                     break
-            except trio.EndOfChannel:
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                # Closed: the mailbox was discarded under us; nothing is left to serve.
                 break
             mailbox.taken += 1
             if type(item) is Request:

@@ -15,7 +15,7 @@ class RestartIntensityError(MiraError):
         self.supervisor = supervisor
         self.child = child
         super().__init__(
-            f"supervisor {supervisor!r} gave up: actor {child!r} needed more than "
-            f"{max_restarts} restarts within {within} seconds; fix the crash or raise "
-            "max_restarts"
+            f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts within "
+            f"{within} seconds, the last after actor {child!r} crashed; fix the crash or "
+            "raise max_restarts"
         )

@@ -52,14 +52,16 @@ class _Child:
 
 
 class _StartWatch:
-    """Passes ``started`` on and remembers whether it happened."""
+    """Passes ``started`` on, after ``on_started``, and remembers whether it happened."""
 
-    def __init__(self, task_status: trio.TaskStatus[Any]) -> None:
+    def __init__(self, task_status: trio.TaskStatus[Any], on_started: Callable[[], None]) -> None:
         self._task_status = task_status
+        self._on_started = on_started
         self.happened = False
 
     def started(self, value: Any = None) -> None:
         self.happened = True
+        self._on_started()
         self._task_status.started(None)
 
 
@@ -84,8 +86,12 @@ class Supervisor:
         self.within = within
         self._nursery = nursery
         self._children: list[_Child] = []  # in start order
+        # Names of the children and of those being spawned: a set, so that spawning
+        # thousands of children is not quadratic, and a name is taken before the await.
+        self._names: set[str] = set()
+        # Each exit carries the cancel scope of the incarnation that exited.
         self._exits_send, self._exits_receive = trio.open_memory_channel[
-            tuple[_Child, Exception | None]
+            tuple[_Child, trio.CancelScope, Exception | None]
         ](math.inf)
         self._restart_times: deque[float] = deque()
         self._closing = False
@@ -123,10 +129,11 @@ class Supervisor:
             msg = f"restart must be a Restart, got {restart!r}"
             raise TypeError(msg)
         name = name if name is not None else getattr(factory, "__name__", type(factory).__name__)
-        if any(c.name == name for c in self._children):
+        if name in self._names:
             msg = f"supervisor {self.name!r} already has a child named {name!r}"
             raise ValueError(msg)
         mailbox = Mailbox(name, capacity)
+        self._names.add(name)
         child = _Child(
             name=name,
             factory=factory,
@@ -135,26 +142,38 @@ class Supervisor:
             mailbox=mailbox,
             ref=ActorRef(mailbox),
         )
-        error = await self._start(child)
+        try:
+            error = await self._start(child, first=True)
+        except BaseException:
+            self._names.discard(name)
+            raise
         if error is not None:
+            self._names.discard(name)
             mailbox.discard("it failed to start")
             raise error
-        self._children.append(child)
         return child.ref
 
-    async def _start(self, child: _Child) -> Exception | None:
+    async def _start(self, child: _Child, *, first: bool = False) -> Exception | None:
         """Start one incarnation of ``child``; return what its start raised, if anything."""
         child.scope = trio.CancelScope()
         child.exited = trio.Event()
-        result: Exception | None = await self._nursery.start(self._run_child, child)
+        result: Exception | None = await self._nursery.start(self._run_child, child, first)
         return result
 
     async def _run_child(
-        self, child: _Child, *, task_status: trio.TaskStatus[Exception | None]
+        self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
     ) -> None:
-        watch = _StartWatch(task_status)
+        def enlist() -> None:
+            # Listed the moment on_start has run, before the actor takes a message and
+            # before spawn resumes: an actor that crashes on a message it sent itself in
+            # on_start must find itself among the children when its exit is handled.
+            if first:
+                self._children.append(child)
+
+        scope = child.scope
+        watch = _StartWatch(task_status, enlist)
         error: Exception | None = None
-        with child.scope:
+        with scope:
             child.running = True
             try:
                 await run_actor(child.factory(*child.args), child.mailbox, task_status=watch)
@@ -163,15 +182,22 @@ class Supervisor:
             finally:
                 child.running = False
                 child.exited.set()
-        if child.scope.cancelled_caught:
-            return  # stopped on purpose by a group restart
+        if scope.cancel_called:
+            # Stopped on purpose by a group restart, which has already decided its fate:
+            # even if it raised instead of taking the cancellation, that is not a crash.
+            return
         if not watch.happened:
             task_status.started(error)  # the starter deals with a failed start
         else:
-            self._exits_send.send_nowait((child, error))
+            self._exits_send.send_nowait((child, scope, error))
 
     async def _control(self) -> None:
-        async for child, error in self._exits_receive:
+        async for child, scope, error in self._exits_receive:
+            if scope.cancel_called:
+                # A stale exit: this incarnation had already ended when a sibling's group
+                # restart stopped it and restarted or retired the child; handling it again
+                # would start a second actor on the mailbox or retire it twice.
+                continue
             await self._child_exited(child, error)
 
     async def _child_exited(self, child: _Child, error: Exception | None) -> None:
@@ -189,7 +215,8 @@ class Supervisor:
             return
         group = self._restart_group(child)
         for other in reversed(group):
-            if other is not child and other.running:
+            if other is not child:
+                # Cancel it even if it has already exited: that marks its queued exit stale.
                 other.scope.cancel()
                 await other.exited.wait()
         for other in group:
@@ -226,6 +253,7 @@ class Supervisor:
 
     def _retire(self, child: _Child, reason: str) -> None:
         self._children.remove(child)
+        self._names.discard(child.name)
         child.mailbox.discard(reason)
 
     async def _shutdown(self) -> None:
@@ -265,11 +293,17 @@ async def open_supervisor(
     if not isinstance(strategy, Strategy):
         msg = f"strategy must be a Strategy, got {strategy!r}"
         raise TypeError(msg)
-    if not isinstance(max_restarts, int) or isinstance(max_restarts, bool) or max_restarts < 0:
-        msg = f"max_restarts must be an int >= 0, got {max_restarts!r}"
+    if not isinstance(max_restarts, int) or isinstance(max_restarts, bool):
+        msg = f"max_restarts must be an int, got {type(max_restarts).__name__}"
+        raise TypeError(msg)
+    if max_restarts < 0:
+        msg = f"max_restarts must be >= 0, got {max_restarts}"
         raise ValueError(msg)
-    if not isinstance(within, int | float) or isinstance(within, bool) or not within > 0:
-        msg = f"within must be a number of seconds > 0, got {within!r}"
+    if not isinstance(within, int | float) or isinstance(within, bool):
+        msg = f"within must be a number of seconds, got {type(within).__name__}"
+        raise TypeError(msg)
+    if not within > 0:
+        msg = f"within must be > 0 seconds, got {within}"
         raise ValueError(msg)
     async with trio.open_nursery() as nursery:
         supervisor = Supervisor(

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from .._actor import Actor
+from mira_actors import Actor
 
 Response = dict[str, Any]
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 from mira_actors import (
     Actor,
@@ -58,7 +59,7 @@ async def test_tell_waits_while_the_mailbox_is_full(autojump_clock: trio.abc.Clo
     actor = Gate()
     async with open_actor(actor, capacity=2) as ref:
         await ref.tell(0)  # taken by the actor, which waits on the gate
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         await ref.tell(1)
         await ref.tell(2)  # the mailbox now holds 2
         with trio.move_on_after(5) as scope:

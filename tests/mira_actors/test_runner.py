@@ -179,11 +179,10 @@ async def test_crash_fails_queued_asks_with_actor_stopped(
             errors[message] = exc
 
     with pytest.RaisesGroup(ValueError):
-        async with open_actor(Fragile(), name="fragile") as ref:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(ask_and_keep, ref, "boom")
-                await trio.sleep(0.5)
-                nursery.start_soon(ask_and_keep, ref, "after")
+        async with open_actor(Fragile(), name="fragile") as ref, trio.open_nursery() as nursery:
+            nursery.start_soon(ask_and_keep, ref, "boom")
+            await trio.sleep(0.5)
+            nursery.start_soon(ask_and_keep, ref, "after")
     assert type(errors["boom"]) is ActorCrashedError
     assert type(errors["after"]) is ActorStoppedError
     assert "'fragile' cannot take the message" in str(errors["after"])

@@ -1,0 +1,89 @@
+"""The orchestrator's structured log events: names, types and counts, never payloads."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from supervisors import RunReport
+
+logger = logging.getLogger("mira_actors.agents.orchestrator")
+
+
+def log_run(report: RunReport) -> None:
+    """Log how a workflow run ended: workflow_completed, workflow_timeout or workflow_error."""
+    fields: dict[str, Any] = {
+        "workflow_id": report.workflow_id,
+        "workflow_type": report.workflow_type,
+        "message_type": "workflow",
+        "timeout_seconds": report.timeout,
+        "completed_steps_count": len(report.completed_steps),
+        "completed_steps": report.completed_steps,
+    }
+    if report.outcome == "success":
+        logger.info("workflow completed", extra={"event_type": "workflow_completed", **fields})
+    elif report.outcome == "timeout":
+        logger.error(
+            "workflow timed out after %s seconds",
+            report.timeout,
+            extra={"event_type": "workflow_timeout", **fields},
+        )
+    else:
+        # The error text can quote agent input, so only the kind and the step are logged.
+        failed = [r.step for r in report.records if r.status == "error"]
+        exception = f"step {failed[-1]!r} failed" if failed else str(report.error_type)
+        logger.error(
+            "workflow failed: %s",
+            exception,
+            extra={
+                "event_type": "workflow_error",
+                "error_type": report.error_type,
+                "exception": exception,
+                **fields,
+            },
+        )
+
+
+def log_invalid_workflow(reason: str, timeout: float) -> None:
+    """Log a workflow message rejected before it ran (reason names the rule, not data)."""
+    logger.error(
+        "workflow message rejected: %s",
+        reason,
+        extra={
+            "event_type": "workflow_error",
+            "error_type": "invalid_workflow_message",
+            "exception": reason,
+            "message_type": "workflow",
+            "timeout_seconds": timeout,
+            "workflow_type": None,
+            "completed_steps_count": 0,
+            "completed_steps": [],
+        },
+    )
+
+
+def log_sub_second(workflow_type: str | None, timeout: float) -> None:
+    """Warn that a timeout under one second may expire before any step finishes."""
+    logger.warning(
+        "timeout of %s seconds is under one second; the run may time out at once",
+        timeout,
+        extra={
+            "warning_type": "sub_second_timeout",
+            "workflow_type": workflow_type,
+            "timeout_seconds": timeout,
+        },
+    )
+
+
+def log_message_timeout(message_type: str, agent: str, timeout: float) -> None:
+    """Log a non-workflow message whose agent did not answer in time."""
+    logger.error(
+        "message timed out after %s seconds",
+        timeout,
+        extra={
+            "event_type": "message_timeout",
+            "message_type": message_type,
+            "agent": agent,
+            "timeout_seconds": timeout,
+        },
+    )

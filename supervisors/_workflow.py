@@ -1,0 +1,82 @@
+"""Workflows as data: named sequences of steps, each an ask to the agent of a message type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ._ledger import ERROR, SUCCESS
+
+InputBuilder = Callable[[Any, Mapping[str, Any]], Any]
+"""Builds a step's message data from the workflow data and earlier steps' results."""
+
+
+def _check_name(instance: Any, attribute: attrs.Attribute[str], value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        msg = f"{attribute.name} must be a non-empty str, got {value!r}"
+        raise ValueError(msg)
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One step: send ``{'type': message_type, 'data': build_input(data, results)}``.
+
+    Attributes:
+        name: The step's name, unique in its workflow; it names the step in responses.
+        message_type: The message type sent; it decides which agent serves the step.
+        build_input: ``(workflow data, results by step name) -> message data``; the
+            default sends the workflow data unchanged.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    message_type: str = attrs.field(validator=_check_name)
+    build_input: InputBuilder = lambda data, results: data
+
+
+def _to_tuple(steps: Iterable[Step]) -> tuple[Step, ...]:
+    return tuple(steps)
+
+
+@attrs.frozen(kw_only=True)
+class Workflow:
+    """A named sequence of steps, run in order; a failed step ends the run.
+
+    Usage::
+
+        onboarding = Workflow(name="plan_only", steps=[Step(name="plan",
+                                                            message_type="generate_plan")])
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    steps: tuple[Step, ...] = attrs.field(converter=_to_tuple)
+
+    @steps.validator
+    def _check_steps(self, attribute: attrs.Attribute[tuple[Step, ...]], steps: Any) -> None:
+        if not steps or not all(isinstance(s, Step) for s in steps):
+            msg = f"workflow {self.name!r} needs a non-empty sequence of Step, got {steps!r}"
+            raise ValueError(msg)
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            msg = f"workflow {self.name!r} has duplicate step names: {names}"
+            raise ValueError(msg)
+
+
+def read_agent_reply(reply: Any) -> tuple[str, Any, str | None]:
+    """Read an agent's reply as ``(status, result, error)``.
+
+    Agents answer ``{'status', 'data', 'error', ...}``: any status but 'success' is a
+    failure. A reply of any other shape is a successful result as it stands.
+    """
+    if isinstance(reply, Mapping) and "status" in reply:
+        status = reply["status"]
+        if status == SUCCESS:
+            return SUCCESS, reply.get("data"), None
+        status = status if isinstance(status, str) else ERROR
+        return (
+            status,
+            reply.get("data"),
+            str(reply.get("error") or f"the agent answered {status!r}"),
+        )
+    return SUCCESS, reply, None
