@@ -1,0 +1,35 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every python block of the README runs, in order, in one namespace."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 6
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    message = namespace["message"]
+    trio.run(namespace["many"], [message] * 3)
+    projects = [{"name": f"P{i}", "goals": ["a"]} for i in range(3)]
+    trio.run(namespace["produce"], namespace["orchestrator"], projects)
+    out = capsys.readouterr().out
+    assert "generate_report success" in out
+    assert "3\n" in out  # the counter's total
+    assert sorted(line for line in out.splitlines() if line.endswith(" success"))[:3] == [
+        "0 success",
+        "1 success",
+        "2 success",
+    ]
+    estimate = namespace["EstimateAgent"]().respond({"type": "estimate", "data": {"tasks": [1, 2]}})
+    assert estimate["data"] == {"hours": 16}
