@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,44 +32,60 @@ async def run_actor(
     ref = ActorRef(mailbox)
     actor.ref = ref
     actor._stop_requested = False
-    receive = mailbox.receive_channel
     try:
         await actor.on_start()
         task_status.started(ref)
-        while not actor._stop_requested:
-            # Drain what is queued without a schedule point per message (the buffer
-            # bounds the batch; handlers that await still yield), but never take another
-            # message once cancelled: that would be work after the deadline.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            try:
-                item = receive.receive_nowait()
-            except trio.WouldBlock:
-                try:
-                    item = await receive.receive()
-                except (trio.EndOfChannel, trio.ClosedResourceError):
-                    break
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                # Closed: the mailbox was discarded under us; nothing is left to serve.
-                break
-            mailbox.taken += 1
-            if type(item) is Request:
-                await _serve_request(actor, mailbox, item)
-            else:
-                await actor.handle(item)
+        drained = False
+        while not drained and not actor._stop_requested:
+            # One cancel scope serves message after message. A request borrows it, with
+            # its asker's deadline, so that the asker giving up cancels just that handler;
+            # then the scope is spent and a new one takes over. (A scope per request
+            # costs more than the rest of an ask's round trip.)
+            with trio.CancelScope() as scope:
+                drained = await _serve(actor, mailbox, scope)
     except Exception as exc:
         await actor.on_failure(exc)
         raise
     await actor.on_stop()
 
 
-async def _serve_request(actor: Actor, mailbox: Mailbox, request: Request) -> None:
-    if request.abandoned or request.expired():
-        mailbox.dropped += 1
-        return
-    scope = request.scope = trio.CancelScope(deadline=request.deadline)
+async def _serve(actor: Actor, mailbox: Mailbox, scope: trio.CancelScope) -> bool:
+    """Serve messages until the mailbox ends (True) or the actor stops itself (False)."""
+    receive = mailbox.receive_channel
+    while not actor._stop_requested:
+        # Drain what is queued without a schedule point per message (the buffer bounds
+        # the batch; handlers that await still yield), but never take another message
+        # once cancelled: that would be work after the deadline.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            # The counters never overstate what is buffered (a sender that waited counts
+            # its put after the item is in), so this never raises WouldBlock and an idle
+            # mailbox costs no exception per message.
+            if mailbox.put_count > mailbox.taken:
+                item = receive.receive_nowait()
+            else:
+                item = await receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            return True  # closed and drained, or discarded under us
+        mailbox.taken += 1
+        if type(item) is not Request:
+            await actor.handle(item)
+        elif item.abandoned or item.expired():
+            mailbox.dropped += 1
+        else:
+            await _serve_request(actor, mailbox, item, scope)
+    return False
+
+
+async def _serve_request(
+    actor: Actor, mailbox: Mailbox, request: Request, scope: trio.CancelScope
+) -> None:
+    bounded = request.deadline != math.inf
+    request.scope = scope
+    if bounded:
+        scope.deadline = request.deadline
     try:
-        with scope:
-            request.reply(await actor.handle(request.message))
+        request.reply(await actor.handle(request.message))
     except Exception as exc:
         crashed = ActorCrashedError(mailbox.name, exc)
         crashed.__cause__ = exc
@@ -76,8 +93,10 @@ async def _serve_request(actor: Actor, mailbox: Mailbox, request: Request) -> No
         raise
     finally:
         request.scope = None
+        if bounded:
+            scope.deadline = math.inf
         if not request.answered:
-            if scope.cancelled_caught:
+            if scope.cancel_called:
                 error: Exception = trio.TooSlowError(
                     f"actor {mailbox.name!r}: the request's deadline passed"
                 )

@@ -214,3 +214,52 @@ async def test_no_task_left_after_open_actor(live_tasks: Any) -> None:
         await ref.ask(0)
         assert len(live_tasks()) > before
     assert len(live_tasks()) == before
+
+
+async def test_actor_serves_on_after_an_abandoned_ask(autojump_clock: trio.abc.Clock) -> None:
+    """After an ask is abandoned mid-handler, later messages run with no leftover deadline."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref:
+        with trio.move_on_after(1):
+            await ref.ask(10)
+        assert await ref.ask(2) == 2
+        with trio.move_on_after(20):
+            assert await ref.ask(3) == 3
+    assert actor.deadlines == [1, math.inf, 23]
+    assert actor.cancelled_at == [1]
+    assert actor.finished == [3, 6]
+
+
+async def test_handler_that_swallows_cancellation_does_not_poison_the_next(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A handler that catches its cancellation and returns leaves the actor serving normally."""
+    seen: list[tuple[str, float]] = []
+
+    class Swallower(Actor):
+        async def handle(self, message: str) -> str:
+            try:
+                await trio.sleep(5)
+            except trio.Cancelled:
+                seen.append((message, trio.current_time()))
+                return "swallowed"
+            seen.append((message, trio.current_time()))
+            return message
+
+    async with open_actor(Swallower()) as ref:
+        with trio.move_on_after(1):
+            await ref.ask("first")
+        await ref.tell("told")
+        assert await ref.ask("second") == "second"
+    assert seen == [("first", 1), ("told", 6), ("second", 11)]
+
+
+async def test_tells_never_inherit_an_askers_deadline(autojump_clock: trio.abc.Clock) -> None:
+    """A tell handled right after a deadline-bound ask runs with no deadline."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref:
+        with trio.move_on_after(4):
+            await ref.ask(1)
+        await ref.tell(1)
+    assert actor.deadlines == [4, math.inf]
+    assert actor.finished == [1, 2]
