@@ -20,7 +20,8 @@ class StepRecord:
         step: The step's name.
         agent: The name of the actor that served it ("" when none could).
         status: 'success', 'error', 'timeout' (the run's deadline passed while it ran)
-            or 'cancelled' (the run was cancelled from outside while it ran).
+            or 'cancelled' (the run was cancelled from outside while it ran); a step
+            whose agent answered some other status than 'success' has that status.
         started_at: trio time when the step started.
         ended_at: trio time when it finished.
         attempts: How many times it was sent (0 for a result carried over from earlier).

@@ -30,7 +30,7 @@ def check_timeout(timeout: Any) -> float:
     if math.isnan(timeout) or timeout < 0:
         msg = f"Timeout must be non-negative, got {timeout}"
         raise ValueError(msg)
-    return float(timeout)
+    return float(timeout) + 0.0  # + 0.0 turns -0.0 into 0.0, so no response says "-0.0"
 
 
 @attrs.frozen(kw_only=True)
@@ -78,7 +78,9 @@ class RunReport:
                     "timeout_seconds": self.timeout,
                 },
             }
-        finished = [r.as_step() for r in self.records if r.status in (SUCCESS, ERROR)]
+        # An error ends the run at the failed step, so every record is of a finished step,
+        # the failed one included whatever status its agent answered.
+        finished = [r.as_step() for r in self.records]
         return {
             "workflow_type": self.workflow_type,
             "status": ERROR,
@@ -120,6 +122,8 @@ async def run_workflow(
     the given results and are not run again. ``on_step`` sees each record as it is
     written. Cancellation from outside propagates as usual.
     """
+    # Checked here too, since this is public: responses quote the timeout as float seconds.
+    timeout = check_timeout(timeout)
     ledger = Ledger(workflow_id=workflow_id, workflow_type=workflow.name)
     now = trio.current_time()
     for step in workflow.steps:

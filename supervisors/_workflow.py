@@ -14,7 +14,10 @@ InputBuilder = Callable[[Any, Mapping[str, Any]], Any]
 
 
 def _check_name(instance: Any, attribute: attrs.Attribute[str], value: Any) -> None:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
+        msg = f"{attribute.name} must be a non-empty str, got {type(value).__name__}"
+        raise TypeError(msg)
+    if not value:
         msg = f"{attribute.name} must be a non-empty str, got {value!r}"
         raise ValueError(msg)
 
@@ -32,7 +35,9 @@ class Step:
 
     name: str = attrs.field(validator=_check_name)
     message_type: str = attrs.field(validator=_check_name)
-    build_input: InputBuilder = lambda data, results: data
+    build_input: InputBuilder = attrs.field(
+        default=lambda data, results: data, validator=attrs.validators.is_callable()
+    )
 
 
 def _to_tuple(steps: Iterable[Step]) -> tuple[Step, ...]:
@@ -54,7 +59,10 @@ class Workflow:
 
     @steps.validator
     def _check_steps(self, attribute: attrs.Attribute[tuple[Step, ...]], steps: Any) -> None:
-        if not steps or not all(isinstance(s, Step) for s in steps):
+        if not all(isinstance(s, Step) for s in steps):
+            msg = f"workflow {self.name!r} needs a non-empty sequence of Step, got {steps!r}"
+            raise TypeError(msg)
+        if not steps:
             msg = f"workflow {self.name!r} needs a non-empty sequence of Step, got {steps!r}"
             raise ValueError(msg)
         names = [s.name for s in steps]
@@ -73,10 +81,7 @@ def read_agent_reply(reply: Any) -> tuple[str, Any, str | None]:
         status = reply["status"]
         if status == SUCCESS:
             return SUCCESS, reply.get("data"), None
-        status = status if isinstance(status, str) else ERROR
-        return (
-            status,
-            reply.get("data"),
-            str(reply.get("error") or f"the agent answered {status!r}"),
-        )
+        # The explanation quotes what the agent answered, even a status that is not a str.
+        error = str(reply.get("error") or f"the agent answered {status!r}")
+        return status if isinstance(status, str) else ERROR, reply.get("data"), error
     return SUCCESS, reply, None

@@ -24,6 +24,13 @@ DEFAULT_TIMEOUT = 30.0
 ReportListener = Callable[[RunReport], None]
 
 
+def _check_reply_to(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # Checked when the request is made, so the producer gets the error, not the supervisor.
+    if not isinstance(value, trio.abc.SendChannel):
+        msg = f"reply_to must be a trio send channel, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
 @attrs.frozen(kw_only=True, eq=False)
 class WorkflowRequest:
     """A workflow message sent over a channel, with where to send the reply.
@@ -38,7 +45,7 @@ class WorkflowRequest:
 
     workflow_type: str
     data: Any
-    reply_to: trio.MemorySendChannel[WorkflowReply]
+    reply_to: trio.MemorySendChannel[WorkflowReply] = attrs.field(validator=_check_reply_to)
     timeout: float = DEFAULT_TIMEOUT
     tag: Any = None
 
@@ -161,6 +168,15 @@ class WorkflowSupervisor:
     async def _serve_inbox(self) -> None:
         async with self._inbox_receive:
             async for request in self._inbox_receive:
+                if not isinstance(request, WorkflowRequest):
+                    # There is no reply channel to answer on, and one bad message must not
+                    # take down the runs of every other producer: log its type and drop it.
+                    logger.error(
+                        "workflow request dropped: expected a WorkflowRequest, got %s",
+                        type(request).__name__,
+                        extra={"error_type": "invalid_request"},
+                    )
+                    continue
                 self._runs.start_soon(self._answer, request)
 
     async def _answer(self, request: WorkflowRequest) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import trio
 
-from mira_actors import MiraError
+from mira_actors import Actor, MiraError
 from supervisors import (
     DEFAULT_TIMEOUT,
+    StepRecord,
     Workflow,
     WorkflowSupervisor,
     check_timeout,
@@ -24,9 +25,33 @@ from .base_agent import BaseAgent, Response
 from .workflows import BUILTIN_WORKFLOWS, MESSAGE_ROUTES
 
 
-def _same(agent: BaseAgent) -> BaseAgent:
-    """Factory that hands the registered instance back on every (re)start."""
-    return agent
+class _Serving(Actor):
+    """Serves a registered agent as an actor, answering an error when its handler raises.
+
+    A raised exception would crash the actor, and enough crashes at once would make the
+    supervisor give up, ending every run it holds: one bad message must fail only its
+    own step. Each (re)start wraps the registered instance again.
+    """
+
+    def __init__(self, agent: BaseAgent) -> None:
+        self.agent = agent
+
+    async def on_start(self) -> None:
+        self.agent.ref = self.ref
+        await self.agent.on_start()
+
+    async def on_stop(self) -> None:
+        await self.agent.on_stop()
+
+    async def handle(self, message: Any) -> Any:
+        agent = self.agent
+        try:
+            return await agent.handle(message)
+        except Exception as exc:
+            await agent.on_failure(exc)
+            return agent.error_response(
+                f"agent {agent.agent_id!r} raised {type(exc).__name__}: {exc}"
+            )
 
 
 class OrchestratorAgent(BaseAgent):
@@ -99,7 +124,9 @@ class OrchestratorAgent(BaseAgent):
             workflows=self._workflows.values(), name=self.agent_id, on_report=_events.log_run
         ) as system:
             for agent in self._agents.values():
-                await system.spawn(_same, agent, name=agent.agent_id, handles=agent.message_types)
+                await system.spawn(
+                    _Serving, agent, name=agent.agent_id, handles=agent.message_types
+                )
             yield system
 
     @contextlib.asynccontextmanager
@@ -203,8 +230,10 @@ class OrchestratorAgent(BaseAgent):
         Steps are appended to ``results['steps']`` as each finishes, so a caller that
         cancels this call keeps the completed ones. Steps already recorded there as
         successful are not run again; their results feed the later steps. Malformed
-        records there are logged and treated as not completed. A failed step sets
-        ``results['status'] = 'error'`` and ``results['error']``.
+        records there are logged and treated as not completed. On return ``results``
+        describes this run: a failed step sets ``results['status'] = 'error'`` and
+        ``results['error']``, and a 'status', 'error' or 'partial_progress' left by an
+        earlier run is removed.
         """
         records, completed = read_step_records(
             results.get("steps"), workflow_type=str(workflow_type)
@@ -212,14 +241,21 @@ class OrchestratorAgent(BaseAgent):
         results["workflow_type"] = workflow_type
         results["steps"] = records
 
-        def append(record: Any) -> None:
-            if record.attempts > 0 and record.status in ("success", "error"):
+        def append(record: StepRecord) -> None:
+            # Carried-over steps are in results already, and a step cut short by the
+            # caller's deadline did not finish; every other step did, failed ones too
+            # (no agent and bad input fail with no attempt, but they failed all the same).
+            if record.error_type is not None or (record.completed and record.attempts > 0):
                 records.append(record.as_step())
 
         async with self._system_for_call() as system:
             report = await system.run(
                 workflow_type, workflow_data, timeout=math.inf, prior=completed, on_step=append
             )
+        # What an earlier run left in results (a timeout's status and partial progress,
+        # an old error) no longer describes it.
+        for stale in ("status", "error", "partial_progress"):
+            results.pop(stale, None)
         if report.outcome == "error":
             results["status"] = "error"
             results["error"] = report.error
