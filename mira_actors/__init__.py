@@ -6,10 +6,13 @@ The runtime alone: actors, mailboxes, references and errors. Supervisors live in
 
 from ._actor import Actor as Actor
 from ._budget import time_left as time_left
+from ._budget import wall_clock_deadline as wall_clock_deadline
 from ._exceptions import ActorCrashedError as ActorCrashedError
 from ._exceptions import ActorStoppedError as ActorStoppedError
 from ._exceptions import MailboxFullError as MailboxFullError
 from ._exceptions import MiraError as MiraError
+from ._headers import request_headers as request_headers
+from ._headers import using_headers as using_headers
 from ._mailbox import DEFAULT_CAPACITY as DEFAULT_CAPACITY
 from ._mailbox import Mailbox as Mailbox
 from ._mailbox import MailboxStatistics as MailboxStatistics
@@ -28,6 +31,9 @@ __all__ = [
     "MailboxStatistics",
     "MiraError",
     "open_actor",
+    "request_headers",
     "run_actor",
     "time_left",
+    "using_headers",
+    "wall_clock_deadline",
 ]

@@ -25,6 +25,11 @@ class Actor:
                 return self.count
     """
 
+    crash_on_error: bool = True
+    """Whether an exception from :meth:`handle` crashes the actor (the default, as in OTP:
+    its supervisor then restarts it). When False, the exception fails only the request
+    that raised it (its asker gets ActorCrashedError) and the actor handles the next."""
+
     # Set by the runtime when the actor starts serving its mailbox.
     ref: ActorRef
     _stop_requested: bool = False
@@ -41,7 +46,8 @@ class Actor:
         """Run after the last message, when the actor stops normally."""
 
     async def on_failure(self, exc: BaseException) -> None:
-        """Run when :meth:`handle` or :meth:`on_start` raised ``exc``, before the crash."""
+        """Run when :meth:`handle` or :meth:`on_start` raised ``exc`` (before the crash, if
+        the actor crashes on errors)."""
 
     def stop(self) -> None:
         """Stop after the current message, leaving the mailbox open for a restart.

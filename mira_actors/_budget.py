@@ -1,15 +1,56 @@
-"""The time a task has left before its effective deadline."""
+"""The time a task has left before its effective deadline, on the trio thread or off it."""
 
 from __future__ import annotations
 
+import contextvars
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import trio
+
+# Off the trio thread there is no cancel scope to ask, so the deadline travels as a value:
+# seconds since the epoch (time.time()), which means the same in every process and host.
+_wall_clock_deadline = contextvars.ContextVar("mira_actors_wall_clock_deadline", default=math.inf)
 
 
 def time_left() -> float:
-    """Return the seconds left before the current task's effective deadline.
+    """Return the seconds left before the current deadline; ``math.inf`` when there is none.
 
     Inside a handler serving an ``ask`` this is the asker's remaining budget (or less,
-    when the handler set an earlier deadline of its own); ``math.inf`` when there is no
-    deadline, and never below zero.
+    when the handler set an earlier deadline of its own). Outside trio (in a worker
+    thread, a worker process or a Ray task running a step) it is the budget that came
+    with the step, under :func:`wall_clock_deadline`. Never below zero.
     """
-    return max(0.0, trio.current_effective_deadline() - trio.current_time())
+    try:
+        deadline = trio.current_effective_deadline()
+    except RuntimeError:  # not in a trio task: a worker running a step, or plain code
+        return max(0.0, _wall_clock_deadline.get() - time.time())
+    return max(0.0, deadline - trio.current_time())
+
+
+@contextmanager
+def wall_clock_deadline(deadline: float) -> Iterator[None]:
+    """Make :func:`time_left` count down to ``deadline`` in code that runs outside trio.
+
+    ``deadline`` is in seconds since the epoch, as :func:`time.time` gives, so that it
+    can travel to another process or host; ``math.inf`` means none. Code inside a trio
+    task keeps reading its cancel scopes instead.
+
+    Usage::
+
+        with wall_clock_deadline(time.time() + 2.0):
+            assert time_left() <= 2.0
+    """
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+        msg = f"deadline must be seconds since the epoch, as a float, got {type(deadline).__name__}"
+        raise TypeError(msg)
+    if math.isnan(deadline):
+        msg = "deadline must be seconds since the epoch or inf, got nan"
+        raise ValueError(msg)
+    token = _wall_clock_deadline.set(float(deadline))
+    try:
+        yield
+    finally:
+        _wall_clock_deadline.reset(token)

@@ -32,11 +32,12 @@ class MailboxFullError(MiraError, trio.WouldBlock):
 class ActorCrashedError(MiraError):
     """Raised to an asker when the handler serving its request raised.
 
-    The handler's exception is the ``__cause__``.
+    The handler's exception is the ``__cause__``; ``crashed`` says whether the actor
+    crashed with it or went on to its next message (``Actor.crash_on_error``).
     """
 
-    def __init__(self, actor: str, exc: BaseException) -> None:
+    def __init__(self, actor: str, exc: BaseException, *, crashed: bool = True) -> None:
         self.actor = actor
-        super().__init__(
-            f"actor {actor!r} crashed handling the request: {type(exc).__name__}: {exc}"
-        )
+        self.crashed = crashed
+        what = "crashed handling the request" if crashed else "raised handling the request"
+        super().__init__(f"actor {actor!r} {what}: {type(exc).__name__}: {exc}")

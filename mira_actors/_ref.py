@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import trio
@@ -50,12 +52,14 @@ class ActorRef:
         """Send ``message`` now, or raise MailboxFullError when the mailbox is full."""
         self._mailbox.put_nowait(message)
 
-    async def ask(self, message: Any) -> Any:
+    async def ask(self, message: Any, *, headers: Mapping[str, Any] | None = None) -> Any:
         """Send ``message`` and return the handler's reply.
 
         The request carries the caller's deadline: the handler runs under it, and when
         the caller is cancelled (by a deadline or otherwise) the handler is cancelled
         too, or, if the request is still queued, it is dropped without being handled.
+        ``headers`` travel beside the message; the handler reads them with
+        ``request_headers()``.
 
         Raises:
             ActorCrashedError: the handler raised; its exception is the ``__cause__``.
@@ -63,7 +67,11 @@ class ActorRef:
             trio.TooSlowError: the deadline the request was sent with passed while the
                 caller itself was not cancelled (its deadline had been moved later).
         """
-        request = Request(message, trio.current_effective_deadline())
+        request = Request(
+            message,
+            trio.current_effective_deadline(),
+            None if headers is None else MappingProxyType(dict(headers)),
+        )
         await self._mailbox.put(request)
         return await request.wait()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import trio
@@ -15,11 +16,23 @@ class Request:
     the asker gives up, it marks the request abandoned and cancels the handler's scope.
     """
 
-    __slots__ = ("_done", "_error", "_value", "abandoned", "deadline", "message", "scope")
+    __slots__ = (
+        "_done",
+        "_error",
+        "_value",
+        "abandoned",
+        "deadline",
+        "headers",
+        "message",
+        "scope",
+    )
 
-    def __init__(self, message: Any, deadline: float) -> None:
+    def __init__(
+        self, message: Any, deadline: float, headers: Mapping[str, Any] | None = None
+    ) -> None:
         self.message = message
         self.deadline = deadline
+        self.headers = headers
         self.abandoned = False
         self.scope: trio.CancelScope | None = None
         self._done = trio.Event()

@@ -11,6 +11,7 @@ import trio
 
 from ._actor import Actor
 from ._exceptions import ActorCrashedError, ActorStoppedError
+from ._headers import reset_headers, set_headers
 from ._mailbox import DEFAULT_CAPACITY, Mailbox
 from ._ref import ActorRef
 from ._request import Request
@@ -68,12 +69,17 @@ async def _serve(actor: Actor, mailbox: Mailbox, scope: trio.CancelScope) -> boo
         except (trio.EndOfChannel, trio.ClosedResourceError):
             return True  # closed and drained, or discarded under us
         mailbox.taken += 1
-        if type(item) is not Request:
-            await actor.handle(item)
-        elif item.abandoned or item.expired():
-            mailbox.dropped += 1
-        else:
-            await _serve_request(actor, mailbox, item, scope)
+        try:
+            if type(item) is not Request:
+                await actor.handle(item)
+            elif item.abandoned or item.expired():
+                mailbox.dropped += 1
+            else:
+                await _serve_request(actor, mailbox, item, scope)
+        except Exception as exc:
+            if actor.crash_on_error:
+                raise
+            await actor.on_failure(exc)  # its asker has the error; serve the next message
     return False
 
 
@@ -84,14 +90,17 @@ async def _serve_request(
     request.scope = scope
     if bounded:
         scope.deadline = request.deadline
+    token = None if request.headers is None else set_headers(request.headers)
     try:
         request.reply(await actor.handle(request.message))
     except Exception as exc:
-        crashed = ActorCrashedError(mailbox.name, exc)
-        crashed.__cause__ = exc
-        request.fail(crashed)
+        failed = ActorCrashedError(mailbox.name, exc, crashed=actor.crash_on_error)
+        failed.__cause__ = exc
+        request.fail(failed)
         raise
     finally:
+        if token is not None:
+            reset_headers(token)
         request.scope = None
         if bounded:
             scope.deadline = math.inf

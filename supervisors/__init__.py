@@ -1,16 +1,39 @@
 """Supervisor nurseries, restart strategies, workflow runs and their ledger."""
 
+from ._events import EventSink as EventSink
+from ._events import RunEvent as RunEvent
+from ._events import RunFinished as RunFinished
+from ._events import RunStarted as RunStarted
+from ._events import StepCompleted as StepCompleted
+from ._events import StepFailed as StepFailed
+from ._events import StepRetried as StepRetried
+from ._events import StepStarted as StepStarted
 from ._exceptions import RestartIntensityError as RestartIntensityError
+from ._latency import AdaptiveTimeouts as AdaptiveTimeouts
+from ._latency import LatencyHistory as LatencyHistory
 from ._ledger import Ledger as Ledger
 from ._ledger import StepRecord as StepRecord
 from ._policy import Restart as Restart
 from ._policy import Strategy as Strategy
-from ._run import RunReport as RunReport
-from ._run import check_timeout as check_timeout
+from ._report import RunReport as RunReport
+from ._report import check_run_options as check_run_options
+from ._report import check_timeout as check_timeout
+from ._retry import RetryPolicy as RetryPolicy
+from ._retry import StepFailedError as StepFailedError
+from ._retry import StepTimeoutError as StepTimeoutError
 from ._run import run_workflow as run_workflow
+from ._sqlite_store import SqliteStore as SqliteStore
+from ._sqlite_store import open_sqlite_store as open_sqlite_store
+from ._store import DamagedRunError as DamagedRunError
+from ._store import LedgerStore as LedgerStore
+from ._store import MemoryStore as MemoryStore
+from ._store import ResumeConflictError as ResumeConflictError
+from ._store import StoredRun as StoredRun
+from ._store import UnknownRunError as UnknownRunError
 from ._supervisor import ChildStatus as ChildStatus
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import open_supervisor as open_supervisor
+from ._workflow import Parallel as Parallel
 from ._workflow import Step as Step
 from ._workflow import Workflow as Workflow
 from ._workflow import read_agent_reply as read_agent_reply
@@ -22,20 +45,43 @@ from ._workflow_supervisor import open_workflow_supervisor as open_workflow_supe
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "AdaptiveTimeouts",
     "ChildStatus",
+    "DamagedRunError",
+    "EventSink",
+    "LatencyHistory",
     "Ledger",
+    "LedgerStore",
+    "MemoryStore",
+    "Parallel",
     "Restart",
     "RestartIntensityError",
+    "ResumeConflictError",
+    "RetryPolicy",
+    "RunEvent",
+    "RunFinished",
     "RunReport",
+    "RunStarted",
+    "SqliteStore",
     "Step",
+    "StepCompleted",
+    "StepFailed",
+    "StepFailedError",
     "StepRecord",
+    "StepRetried",
+    "StepStarted",
+    "StepTimeoutError",
+    "StoredRun",
     "Strategy",
     "Supervisor",
+    "UnknownRunError",
     "Workflow",
     "WorkflowReply",
     "WorkflowRequest",
     "WorkflowSupervisor",
+    "check_run_options",
     "check_timeout",
+    "open_sqlite_store",
     "open_supervisor",
     "open_workflow_supervisor",
     "read_agent_reply",

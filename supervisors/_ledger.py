@@ -11,6 +11,11 @@ ERROR = "error"
 TIMEOUT = "timeout"
 CANCELLED = "cancelled"
 
+# error_type of steps cut short, by the run's deadline or by another cancellation (a
+# failing sibling in a parallel group, the caller): they did not finish.
+DEADLINE = "deadline"
+CUT_SHORT = "cancelled"
+
 
 @attrs.frozen(kw_only=True)
 class StepRecord:
@@ -47,9 +52,24 @@ class StepRecord:
         """Whether the step succeeded."""
         return self.status == SUCCESS
 
+    @property
+    def finished(self) -> bool:
+        """Whether the step ran to an end, success or failure (it was not cut short)."""
+        return self.error_type not in (DEADLINE, CUT_SHORT)
+
+    @property
+    def carried_over(self) -> bool:
+        """Whether the result came from an earlier run rather than this one."""
+        return self.attempts == 0 and self.completed
+
     def as_step(self) -> dict[str, Any]:
-        """Return the step as MIRA responses list it: ``{step, status, result}``."""
-        return {"step": self.step, "status": self.status, "result": self.result}
+        """Return the step as responses list it: ``{step, status, result, attempts}``."""
+        return {
+            "step": self.step,
+            "status": self.status,
+            "result": self.result,
+            "attempts": self.attempts,
+        }
 
 
 @attrs.define

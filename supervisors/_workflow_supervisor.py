@@ -13,8 +13,20 @@ import trio
 
 from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef
 
+from ._events import EventSink
+from ._latency import AdaptiveTimeouts, LatencyHistory
+from ._ledger import SUCCESS
 from ._policy import Restart, Strategy
-from ._run import RunReport, StepListener, check_timeout, error_report, run_workflow
+from ._report import RunReport, check_run_options, check_timeout, error_report
+from ._retry import RetryPolicy
+from ._run import StepListener, run_workflow
+from ._store import (
+    LedgerStore,
+    MemoryStore,
+    ResumeConflictError,
+    StoredRun,
+    UnknownRunError,
+)
 from ._supervisor import Supervisor, open_supervisor
 from ._workflow import Workflow
 
@@ -80,11 +92,20 @@ class WorkflowSupervisor:
         workflows: Iterable[Workflow],
         on_report: ReportListener | None,
         inbox_capacity: int,
+        history: LatencyHistory | None = None,
+        adaptive: AdaptiveTimeouts | None = None,
+        store: LedgerStore | None = None,
     ) -> None:
+        self.history = history if history is not None else LatencyHistory()
+        self.store: LedgerStore = store if store is not None else MemoryStore()
+        self.adaptive = adaptive
         self._actors = actors
         self._runs = runs
         self._workflows: dict[str, Workflow] = {}
         self._routes: dict[str, ActorRef] = {}
+        # Runs whose first start is going on here. They hold no claim in the store (so
+        # that one whose process died can be resumed at once), so resume() checks here.
+        self._starting: set[str] = set()
         self._on_report = on_report
         for workflow in workflows:
             self.register_workflow(workflow)
@@ -133,34 +154,143 @@ class WorkflowSupervisor:
         timeout: float = DEFAULT_TIMEOUT,
         prior: Mapping[str, Any] | None = None,
         on_step: StepListener | None = None,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
     ) -> RunReport:
         """Run the workflow named ``workflow_type`` on ``data`` and return its report.
 
-        Raises TypeError or ValueError for a bad ``timeout``; every other problem
-        (unknown workflow, failed step, deadline) is in the report.
+        The run gets a new ``workflow_id`` and is kept in this supervisor's ``store``.
+        ``step_timeouts``, ``retry`` and ``on_event`` are as for :func:`run_workflow`;
+        step latencies go to (and come from) this supervisor's ``history``.
+
+        Raises TypeError or ValueError for a bad ``timeout``, ``step_timeouts``, ``retry``
+        or ``on_event``; every other problem (unknown workflow, data that cannot be
+        stored, failed step, deadline) is in the report.
         """
         timeout = check_timeout(timeout)
         workflow_id = uuid.uuid4().hex
         workflow = self._workflows.get(workflow_type) if isinstance(workflow_type, str) else None
         if workflow is None:
             known = ", ".join(sorted(self._workflows)) or "none"
-            report = error_report(
-                workflow_id,
-                workflow_type if isinstance(workflow_type, str) else repr(workflow_type),
-                timeout,
-                f"Unknown workflow type: {workflow_type!r} (known: {known})",
-                "unknown_workflow",
+            name = workflow_type if isinstance(workflow_type, str) else repr(workflow_type)
+            error = f"Unknown workflow type: {workflow_type!r} (known: {known})"
+            return self._reported(
+                error_report(workflow_id, name, timeout, error, "unknown_workflow")
             )
-        else:
-            report = await run_workflow(
+        check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
+        try:
+            await self.store.create_run(workflow_id, workflow.name, data, timeout)
+        except (TypeError, ValueError) as exc:
+            error = f"Invalid workflow data: {exc}"
+            return self._reported(
+                error_report(workflow_id, workflow.name, timeout, error, "unstorable_data")
+            )
+        self._starting.add(workflow_id)
+        try:
+            report = await self._run(
+                workflow, data, workflow_id, timeout, prior, on_step, step_timeouts, retry, on_event
+            )
+        finally:
+            self._starting.discard(workflow_id)
+        return self._reported(report)
+
+    async def resume(
+        self,
+        workflow_id: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_step: StepListener | None = None,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
+    ) -> RunReport:
+        """Continue a stored run that timed out, failed or crashed, under a new deadline.
+
+        Its completed steps are not run again (their stored results feed later steps);
+        the rest run under ``timeout``, and the report lists every step in order. A run
+        that already succeeded gives back its stored report.
+
+        Raises:
+            UnknownRunError: the store holds no run with this id.
+            ResumeConflictError: another resume of this run is going on, or its first
+                start is still going on in this supervisor.
+            DamagedRunError: the stored run cannot be read back.
+            ValueError: the run's workflow is not registered here (or a bad option).
+        """
+        timeout = check_timeout(timeout)
+        stored = await self._load(workflow_id)
+        if stored.status == SUCCESS and stored.response is not None:
+            return _stored_report(stored)
+        workflow = self._workflows.get(stored.workflow_type)
+        if workflow is None:
+            msg = (
+                f"run {workflow_id!r} is a {stored.workflow_type!r} workflow, which is not "
+                f"registered here; register it, then resume"
+            )
+            raise ValueError(msg)
+        check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
+        owner = uuid.uuid4().hex
+        if workflow_id in self._starting or not await self.store.claim(
+            workflow_id, owner, timeout=timeout
+        ):
+            stored = await self._load(workflow_id)
+            if stored.status == SUCCESS and stored.response is not None:
+                return _stored_report(stored)  # the other resume finished it
+            raise ResumeConflictError(workflow_id)
+        try:
+            stored = await self._load(workflow_id)  # as of the claim
+            report = await self._run(
                 workflow,
-                data,
-                routes=self._routes,
-                timeout=timeout,
-                workflow_id=workflow_id,
-                prior=prior,
-                on_step=on_step,
+                stored.data,
+                workflow_id,
+                timeout,
+                stored.results,
+                on_step,
+                step_timeouts,
+                retry,
+                on_event,
             )
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.store.release(workflow_id, owner)
+        return self._reported(report)
+
+    async def _load(self, workflow_id: str) -> StoredRun:
+        stored = await self.store.load_run(workflow_id)
+        if stored is None:
+            raise UnknownRunError(workflow_id)
+        return stored
+
+    async def _run(
+        self,
+        workflow: Workflow,
+        data: Any,
+        workflow_id: str,
+        timeout: float,
+        prior: Mapping[str, Any] | None,
+        on_step: StepListener | None,
+        step_timeouts: Mapping[str, float] | None,
+        retry: RetryPolicy | None,
+        on_event: EventSink | None,
+    ) -> RunReport:
+        return await run_workflow(
+            workflow,
+            data,
+            routes=self._routes,
+            timeout=timeout,
+            workflow_id=workflow_id,
+            prior=prior,
+            on_step=on_step,
+            step_timeouts=step_timeouts,
+            retry=retry,
+            history=self.history,
+            adaptive=self.adaptive,
+            on_event=on_event,
+            store=self.store,
+        )
+
+    def _reported(self, report: RunReport) -> RunReport:
         if self._on_report is not None:
             self._on_report(report)
         return report
@@ -197,6 +327,19 @@ class WorkflowSupervisor:
             )
 
 
+def _stored_report(stored: StoredRun) -> RunReport:
+    """The report of a run that finished before, as stored."""
+    assert stored.response is not None
+    return RunReport(
+        workflow_id=stored.workflow_id,
+        workflow_type=stored.workflow_type,
+        outcome=stored.status,
+        timeout=stored.timeout,
+        records=stored.records,
+        stored_response=stored.response,
+    )
+
+
 @asynccontextmanager
 async def open_workflow_supervisor(
     *,
@@ -207,12 +350,18 @@ async def open_workflow_supervisor(
     within: float = 5.0,
     inbox_capacity: int = 100,
     on_report: ReportListener | None = None,
+    history: LatencyHistory | None = None,
+    adaptive: AdaptiveTimeouts | None = None,
+    store: LedgerStore | None = None,
 ) -> AsyncIterator[WorkflowSupervisor]:
     """Open a workflow supervisor for the body of an ``async with``.
 
     Spawn agent actors into it, then run workflows with ``await supervisor.run(...)``
     or send :class:`WorkflowRequest` objects into ``supervisor.inbox``. On exit, runs
-    still in progress are cancelled and the agent actors stopped.
+    still in progress are cancelled and the agent actors stopped. Step latencies are
+    kept in ``history`` (a new one by default); with ``adaptive``, steps without a
+    timeout of their own get one from it. Runs are kept in ``store`` (an in-memory
+    one by default), from which :meth:`WorkflowSupervisor.resume` continues them.
 
     Usage::
 
@@ -227,7 +376,14 @@ async def open_workflow_supervisor(
         trio.open_nursery() as runs,
     ):
         supervisor = WorkflowSupervisor(
-            actors, runs, workflows=workflows, on_report=on_report, inbox_capacity=inbox_capacity
+            actors,
+            runs,
+            workflows=workflows,
+            on_report=on_report,
+            inbox_capacity=inbox_capacity,
+            history=history,
+            adaptive=adaptive,
+            store=store,
         )
         runs.start_soon(supervisor._serve_inbox)
         try:

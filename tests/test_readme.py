@@ -31,5 +31,12 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
         "1 success",
         "2 success",
     ]
+    careful = trio.run(namespace["careful_run"])
+    assert "status" not in careful
+    assert sorted(s["step"] for s in careful["steps"]) == ["plan", "risks", "schedule"]
+    watched = trio.run(namespace["watch"], message)
+    assert "status" not in watched
+    shown = capsys.readouterr().err
+    assert "project_initialization finished: success" in shown
     estimate = namespace["EstimateAgent"]().respond({"type": "estimate", "data": {"tasks": [1, 2]}})
     assert estimate["data"] == {"hours": 16}

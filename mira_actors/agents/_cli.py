@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import logging
 import math
@@ -13,6 +14,11 @@ from typing import Any, TextIO
 
 import trio
 
+from supervisors import RetryPolicy
+
+from ._backend import BACKEND_NAMES
+from ._progress import ProgressDisplay
+from ._ray_backend import init_ray
 from .orchestrator_agent import OrchestratorAgent
 from .project_plan_agent import ProjectPlanAgent
 from .risk_assessment_agent import RiskAssessmentAgent
@@ -37,9 +43,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"mira-actors: cannot read a JSON message from {args.file!r}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    orchestrator = build_orchestrator()
     try:
-        response = trio.run(orchestrator.process_async, message, args.timeout)
+        orchestrator = build_orchestrator(backend=args.backend)
+    except ImportError as exc:  # --backend ray without the ray extra
+        print(f"mira-actors: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.backend == "ray":
+        try:
+            init_ray()  # before trio.run, in the main thread, as Ray needs
+        except Exception as exc:  # no cluster at MIRA_RAY_ADDRESS, or it would not start
+            print(f"mira-actors: cannot start or reach Ray: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    options: dict[str, Any] = {"step_timeouts": dict(args.step_timeout)}
+    if args.retries:
+        options["retry"] = RetryPolicy(max_attempts=args.retries + 1, initial_interval=0.1)
+    if args.progress:
+        options["on_event"] = ProgressDisplay(sys.stderr)
+    try:
+        response = trio.run(
+            functools.partial(orchestrator.process_async, message, args.timeout, **options)
+        )
     except (TypeError, ValueError) as exc:
         print(f"mira-actors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -48,11 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return exit_code(response)
 
 
-def build_orchestrator() -> OrchestratorAgent:
-    """Return an orchestrator with the three built-in agents registered."""
+def build_orchestrator(backend: str | None = None) -> OrchestratorAgent:
+    """Return an orchestrator with the three built-in agents, on ``backend`` if given."""
     orchestrator = OrchestratorAgent()
     for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
-        orchestrator.register_agent(agent)
+        orchestrator.register_agent(agent, backend=backend)
     return orchestrator
 
 
@@ -83,12 +106,57 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, help="deadline in seconds (default 30; inf: none)"
     )
     run.add_argument(
+        "--step-timeout",
+        action="append",
+        default=[],
+        type=_step_timeout,
+        metavar="NAME=SECONDS",
+        help="a step's own timeout per attempt (repeatable)",
+    )
+    run.add_argument(
+        "--retries",
+        type=_retries,
+        default=0,
+        metavar="N",
+        help="retry each failed step up to N times, backing off from 0.1 s (default 0)",
+    )
+    run.add_argument(
+        "--progress",
+        action="store_true",
+        help="show the run's progress on stderr (a live line when it is a terminal)",
+    )
+    run.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="where the built-in agents' steps run (default inline; ray reads MIRA_RAY_ADDRESS)",
+    )
+    run.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
         help="structured logs on stderr as text or as JSON lines (default text)",
     )
     return parser
+
+
+def _step_timeout(text: str) -> tuple[str, float]:
+    name, sep, seconds = text.partition("=")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = math.nan
+    if not sep or not name or not value >= 0:
+        msg = f"expected NAME=SECONDS with SECONDS >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return name, value
+
+
+def _retries(text: str) -> int:
+    if not text.isdigit():
+        msg = f"expected a whole number of retries >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def _load(path: str) -> Any:

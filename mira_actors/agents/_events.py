@@ -24,9 +24,14 @@ def log_run(report: RunReport) -> None:
         logger.info("workflow completed", extra={"event_type": "workflow_completed", **fields})
     elif report.outcome == "timeout":
         logger.error(
-            "workflow timed out after %s seconds",
-            report.timeout,
-            extra={"event_type": "workflow_timeout", **fields},
+            "workflow timed out (%s)",
+            report.error_type,
+            extra={
+                "event_type": "workflow_timeout",
+                "error_type": report.error_type,
+                "timed_out_steps": report.timed_out_steps,
+                **fields,
+            },
         )
     else:
         # The error text can quote agent input, so only the kind and the step are logged.

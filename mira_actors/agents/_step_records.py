@@ -14,7 +14,7 @@ def read_step_records(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Split outside step records into the well-formed ones and the completed results.
 
-    Returns ``(records, completed)``: the well-formed ``{step, status, result}``
+    Returns ``(records, completed)``: the well-formed ``{step, status, result, attempts}``
     records in order, and each successful step's result by name. A malformed list or
     record is logged (error_type 'invalid_steps_format', 'invalid_step_format' or
     'step_extraction_failed', with positions and type names, never contents) and left
@@ -51,7 +51,14 @@ def read_step_records(
                     },
                 )
                 continue
-            record = {"step": step["step"], "status": step["status"], "result": step.get("result")}
+            attempts = step.get("attempts", 0)
+            record = {
+                "step": step["step"],
+                "status": step["status"],
+                "result": step.get("result"),
+                # Kept from the earlier run; a record from before attempts were counted has 0.
+                "attempts": attempts if type(attempts) is int and attempts >= 0 else 0,
+            }
         except Exception as exc:  # a hostile Mapping may raise anything; it is just not completed
             logger.warning(
                 "could not read a step record; treating it as not completed",

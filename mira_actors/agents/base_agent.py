@@ -8,7 +8,11 @@ from typing import Any, ClassVar
 
 import trio
 
-from mira_actors import Actor
+from mira_actors import Actor, time_left
+
+from ._backend import Backend, resolve_backend
+from ._local_backends import InlineBackend
+from ._step import StepContext
 
 Response = dict[str, Any]
 
@@ -20,8 +24,13 @@ class BaseAgent(Actor):
     that takes the message's ``data`` and returns the result). :meth:`respond` is the
     synchronous core; :meth:`handle` is what the actor runtime calls. A subclass may
     override :meth:`handle` for its own message types and call ``await
-    super().handle(message)`` for the rest. An agent whose methods block sets
-    ``blocking = True`` so that they run in a worker thread, off the trio thread.
+    super().handle(message)`` for the rest.
+
+    ``backend`` says where :meth:`respond` runs: ``'inline'`` (the default: on the trio
+    thread, for code that never blocks), ``'thread'``, ``'process'``, ``'ray'``, or a
+    :class:`Backend`. An agent whose methods block sets ``backend = 'process'`` (stopped
+    at a deadline) or ``'thread'`` (which cannot be stopped);
+    ``OrchestratorAgent.register_agent(agent, backend=...)`` overrides it for one agent.
 
     Usage::
 
@@ -33,9 +42,12 @@ class BaseAgent(Actor):
                 return data
     """
 
+    # An agent answers its failures (AGENTS.md): a raising handler fails only its own
+    # request, and one bad message cannot crash the agent for everyone else.
+    crash_on_error = False
     agent_id: ClassVar[str] = "base_agent"
     handlers: ClassVar[Mapping[str, str]] = {}
-    blocking: ClassVar[bool] = False
+    backend: str | Backend = "inline"
 
     @property
     def message_types(self) -> frozenset[str]:
@@ -43,11 +55,18 @@ class BaseAgent(Actor):
         return frozenset(self.handlers)
 
     async def handle(self, message: Any) -> Response:
-        """Answer ``message``, in a worker thread when the agent is blocking."""
-        if self.blocking:
-            # The thread cannot be stopped, but the asker is not kept waiting for it.
-            return await trio.to_thread.run_sync(self.respond, message, abandon_on_cancel=True)
-        return self.respond(message)
+        """Answer ``message`` with :meth:`respond`, on the agent's backend.
+
+        The step's budget (``mira_actors.time_left()``) travels with it. A step whose
+        budget is already spent is not dispatched: the deadline's cancellation is due.
+        """
+        backend = resolve_backend(self.backend)
+        if time_left() == 0:
+            await trio.sleep_forever()  # cancelled at once: the deadline has passed
+        if type(backend) is InlineBackend:
+            # The hot path: here, the cancel scopes already are the budget.
+            return self.respond(message)
+        return await backend.call(self, message, StepContext.for_message(self.agent_id, message))
 
     def respond(self, message: Any) -> Response:
         """Answer ``message`` synchronously; failures become 'error' responses."""
@@ -64,6 +83,13 @@ class BaseAgent(Actor):
         except Exception as exc:  # an agent answers with its failure; it never raises
             return self.error_response(str(exc) or type(exc).__name__)
         return self.success_response(result)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the agent for a worker: its own state, without the runtime's or backend's."""
+        state = dict(self.__dict__)
+        state.pop("ref", None)  # the actor's mailbox stays with the runtime
+        state.pop("backend", None)  # a worker runs respond() itself; it needs no backend
+        return state
 
     def success_response(self, data: Any) -> Response:
         """Build a 'success' response carrying ``data``."""

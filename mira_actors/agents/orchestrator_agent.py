@@ -9,49 +9,34 @@ from typing import Any
 
 import trio
 
-from mira_actors import Actor, MiraError
+from mira_actors import MiraError
 from supervisors import (
     DEFAULT_TIMEOUT,
+    AdaptiveTimeouts,
+    EventSink,
+    LatencyHistory,
+    LedgerStore,
+    MemoryStore,
+    RetryPolicy,
     StepRecord,
+    UnknownRunError,
     Workflow,
     WorkflowSupervisor,
+    check_run_options,
     check_timeout,
     open_workflow_supervisor,
 )
 
 from . import _events
+from ._backend import Backend, resolve_backend
 from ._step_records import read_step_records
 from .base_agent import BaseAgent, Response
 from .workflows import BUILTIN_WORKFLOWS, MESSAGE_ROUTES
 
 
-class _Serving(Actor):
-    """Serves a registered agent as an actor, answering an error when its handler raises.
-
-    A raised exception would crash the actor, and enough crashes at once would make the
-    supervisor give up, ending every run it holds: one bad message must fail only its
-    own step. Each (re)start wraps the registered instance again.
-    """
-
-    def __init__(self, agent: BaseAgent) -> None:
-        self.agent = agent
-
-    async def on_start(self) -> None:
-        self.agent.ref = self.ref
-        await self.agent.on_start()
-
-    async def on_stop(self) -> None:
-        await self.agent.on_stop()
-
-    async def handle(self, message: Any) -> Any:
-        agent = self.agent
-        try:
-            return await agent.handle(message)
-        except Exception as exc:
-            await agent.on_failure(exc)
-            return agent.error_response(
-                f"agent {agent.agent_id!r} raised {type(exc).__name__}: {exc}"
-            )
+def _same(agent: BaseAgent) -> BaseAgent:
+    """Factory that hands the registered instance back on every (re)start."""
+    return agent
 
 
 class OrchestratorAgent(BaseAgent):
@@ -71,7 +56,21 @@ class OrchestratorAgent(BaseAgent):
 
     agent_id = "orchestrator_agent"
 
-    def __init__(self, *, workflows: Iterable[Workflow] = BUILTIN_WORKFLOWS) -> None:
+    def __init__(
+        self,
+        *,
+        workflows: Iterable[Workflow] = BUILTIN_WORKFLOWS,
+        history: LatencyHistory | None = None,
+        adaptive: AdaptiveTimeouts | None = None,
+        store: LedgerStore | None = None,
+    ) -> None:
+        # Step latencies, kept across calls: they decide whether an attempt can finish in
+        # the time left and, with ``adaptive``, the timeouts of steps that set none.
+        self.history = history if history is not None else LatencyHistory()
+        self.adaptive = adaptive
+        # Every run is kept here (in memory unless a durable store is given), so that
+        # resume() can continue one that timed out, failed or crashed.
+        self.store: LedgerStore = store if store is not None else MemoryStore()
         self._agents: dict[str, BaseAgent] = {}
         self._workflows: dict[str, Workflow] = {}
         self._system: WorkflowSupervisor | None = None
@@ -83,14 +82,26 @@ class OrchestratorAgent(BaseAgent):
         """The registered agents, by agent_id."""
         return dict(self._agents)
 
-    def register_agent(self, agent: BaseAgent) -> None:
-        """Register ``agent`` to serve its message types (replacing one with its id)."""
+    def register_agent(self, agent: BaseAgent, backend: str | Backend | None = None) -> None:
+        """Register ``agent`` to serve its message types (replacing one with its id).
+
+        ``backend`` (a name: 'inline', 'thread', 'process', 'ray'; or a Backend) says
+        where its steps run, in place of the one its class declares. It is set on this
+        instance only, never on the class.
+
+        Raises:
+            ValueError: an unknown backend name.
+            ImportError: the 'ray' backend without the ray extra.
+        """
         if not isinstance(agent, BaseAgent):
             msg = f"register_agent() takes a BaseAgent, got {type(agent).__name__}"
             raise TypeError(msg)
         if self._system is not None:
             msg = "register agents before 'async with orchestrator.running()', not inside it"
             raise RuntimeError(msg)
+        resolve_backend(agent.backend if backend is None else backend)  # fail here, not mid-run
+        if backend is not None:
+            agent.backend = backend
         self._agents[agent.agent_id] = agent
 
     def register_workflow(self, workflow: Workflow) -> None:
@@ -121,12 +132,15 @@ class OrchestratorAgent(BaseAgent):
     @contextlib.asynccontextmanager
     async def _open_system(self) -> AsyncIterator[WorkflowSupervisor]:
         async with open_workflow_supervisor(
-            workflows=self._workflows.values(), name=self.agent_id, on_report=_events.log_run
+            workflows=self._workflows.values(),
+            name=self.agent_id,
+            on_report=_events.log_run,
+            history=self.history,
+            adaptive=self.adaptive,
+            store=self.store,
         ) as system:
             for agent in self._agents.values():
-                await system.spawn(
-                    _Serving, agent, name=agent.agent_id, handles=agent.message_types
-                )
+                await system.spawn(_same, agent, name=agent.agent_id, handles=agent.message_types)
             yield system
 
     @contextlib.asynccontextmanager
@@ -154,7 +168,15 @@ class OrchestratorAgent(BaseAgent):
         """Serve ``message`` as an actor, under the asker's deadline."""
         return await self.process_async(message, timeout=math.inf)
 
-    async def process_async(self, message: Any, timeout: float = DEFAULT_TIMEOUT) -> Response:
+    async def process_async(
+        self,
+        message: Any,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
+    ) -> Response:
         """Process ``message`` under a deadline of ``timeout`` seconds.
 
         A workflow message (type 'workflow') returns a workflow response: success,
@@ -162,15 +184,26 @@ class OrchestratorAgent(BaseAgent):
         registered for its type and returns that agent's response, or one with status
         'timeout' when the agent does not answer in time.
 
+        For workflows, ``step_timeouts`` gives steps their own seconds per attempt (by
+        step name), ``retry`` is the policy of steps that have none of their own, and
+        ``on_event`` receives the run's progress events (a callback, or a memory channel
+        with an unbounded buffer).
+
         Raises:
-            ValueError: ``timeout`` is negative or NaN.
+            ValueError: ``timeout`` is negative or NaN, or ``step_timeouts`` is bad.
             TypeError: ``timeout`` is not a number.
         """
         timeout = check_timeout(timeout)
         if not isinstance(message, Mapping) or "type" not in message or "data" not in message:
             return self.error_response("Invalid message format")
         if message["type"] == "workflow":
-            return await self._execute_workflow_async(message["data"], timeout)
+            return await self._execute_workflow_async(
+                message["data"],
+                timeout,
+                step_timeouts=step_timeouts,
+                retry=retry,
+                on_event=on_event,
+            )
         if timeout < 1:
             _events.log_sub_second(None, timeout)
         return await self._route_async(message, timeout)
@@ -204,22 +237,75 @@ class OrchestratorAgent(BaseAgent):
         return f"Unknown message type: {message_type}"
 
     async def _execute_workflow_async(
-        self, data: Any, timeout: float = DEFAULT_TIMEOUT
+        self,
+        data: Any,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
     ) -> Response:
         """Run the workflow that ``data`` describes under a deadline of ``timeout`` seconds.
 
-        ``data`` is ``{'workflow_type': str, 'data': workflow data}``.
+        ``data`` is ``{'workflow_type': str, 'data': workflow data}``; the keyword
+        options are those of :meth:`process_async`.
         """
         timeout = check_timeout(timeout)
         if not isinstance(data, Mapping) or not isinstance(data.get("workflow_type"), str):
             reason = "Invalid workflow message: data must be a dict with a 'workflow_type' str"
             _events.log_invalid_workflow(reason, timeout)
-            return {"workflow_type": None, "status": "error", "error": reason, "steps": []}
+            return {
+                "workflow_id": None,
+                "workflow_type": None,
+                "status": "error",
+                "error": reason,
+                "steps": [],
+            }
         workflow_type = data["workflow_type"]
+        # Checked before the agents start, so the caller gets the error itself.
+        check_run_options(
+            self._workflows.get(workflow_type),
+            step_timeouts=step_timeouts,
+            retry=retry,
+            on_event=on_event,
+        )
         if timeout < 1:
             _events.log_sub_second(workflow_type, timeout)
         async with self._system_for_call() as system:
-            report = await system.run(workflow_type, data.get("data", {}), timeout=timeout)
+            report = await system.run(
+                workflow_type,
+                data.get("data", {}),
+                timeout=timeout,
+                step_timeouts=step_timeouts,
+                retry=retry,
+                on_event=on_event,
+            )
+        return report.response()
+
+    async def resume(self, workflow_id: str, timeout: float = DEFAULT_TIMEOUT) -> Response:
+        """Continue the run ``workflow_id`` where its ledger says, under a new deadline.
+
+        Completed steps are not run again: their stored results feed the later steps,
+        and the response lists every step in order. A run that already succeeded gives
+        back its stored response.
+
+        Raises:
+            UnknownRunError: the store holds no such run.
+            ResumeConflictError: another resume of the run is going on.
+            DamagedRunError: the stored run cannot be read back.
+            ValueError: a bad ``timeout``, or the run's workflow is not registered.
+        """
+        timeout = check_timeout(timeout)
+        if await self.store.load_run(workflow_id) is None:
+            raise UnknownRunError(workflow_id)
+        failure: Exception | None = None
+        async with self._system_for_call() as system:
+            try:
+                report = await system.resume(workflow_id, timeout=timeout)
+            except (MiraError, ValueError) as exc:
+                failure = exc  # raised below, not wrapped by the supervisor's nursery
+        if failure is not None:
+            raise failure
         return report.response()
 
     async def _run_workflow_steps_async(
@@ -242,10 +328,9 @@ class OrchestratorAgent(BaseAgent):
         results["steps"] = records
 
         def append(record: StepRecord) -> None:
-            # Carried-over steps are in results already, and a step cut short by the
-            # caller's deadline did not finish; every other step did, failed ones too
-            # (no agent and bad input fail with no attempt, but they failed all the same).
-            if record.error_type is not None or (record.completed and record.attempts > 0):
+            # Carried-over steps are in results already; a step cut short by the caller's
+            # deadline did not finish. Every other step did, failed ones too.
+            if record.finished and not record.carried_over:
                 records.append(record.as_step())
 
         async with self._system_for_call() as system:
@@ -256,6 +341,7 @@ class OrchestratorAgent(BaseAgent):
         # an old error) no longer describes it.
         for stale in ("status", "error", "partial_progress"):
             results.pop(stale, None)
+        results["workflow_id"] = report.workflow_id  # this run's, not an earlier one's
         if report.outcome == "error":
             results["status"] = "error"
             results["error"] = report.error

@@ -25,7 +25,8 @@ def test_async_workflow_example_runs() -> None:
     assert "error: Workflow execution timed out after 0.2 seconds" in out
     assert (
         "partial progress: {'completed_steps': ['generate_plan'], "
-        "'total_steps_completed': 1, 'timeout_seconds': 0.2}" in out
+        "'total_steps_completed': 1, 'timeout_seconds': 0.2, "
+        "'timed_out_steps': ['assess_risks']}" in out
     )
     assert "4. non-workflow message: project_plan_agent success 3 tasks" in out
     assert (

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 import trio
 
-from mira_actors import Actor, ActorCrashedError, ActorStoppedError, open_actor, time_left
+from mira_actors import (
+    Actor,
+    ActorCrashedError,
+    ActorStoppedError,
+    open_actor,
+    request_headers,
+    time_left,
+)
 
 
 class Sleeper(Actor):
@@ -263,3 +270,19 @@ async def test_tells_never_inherit_an_askers_deadline(autojump_clock: trio.abc.C
         await ref.tell(1)
     assert actor.deadlines == [4, math.inf]
     assert actor.finished == [1, 2]
+
+
+async def test_request_headers_reach_only_their_handler() -> None:
+    """A handler sees its own ask's headers; tells and plain asks see none."""
+    seen: list[dict[str, Any]] = []
+
+    class Reader(Actor):
+        async def handle(self, message: Any) -> None:
+            seen.append(dict(request_headers()))
+
+    async with open_actor(Reader()) as ref:
+        await ref.ask("a", headers={"idempotency_key": "run:a:1"})
+        await ref.tell("b")
+        await ref.ask("c")
+    assert seen == [{"idempotency_key": "run:a:1"}, {}, {}]
+    assert dict(request_headers()) == {}

@@ -39,9 +39,14 @@ def test_step_record_is_frozen_and_keyword_only() -> None:
 
 
 def test_as_step_is_the_mira_step_shape() -> None:
-    """as_step() gives exactly {step, status, result}: no agent, times, attempts or error."""
+    """as_step() gives exactly {step, status, result, attempts}: no agent, times or error."""
     failed = record("plan", "error", result={"partial": 1}, error="bad", error_type="agent_error")
-    assert failed.as_step() == {"step": "plan", "status": "error", "result": {"partial": 1}}
+    assert failed.as_step() == {
+        "step": "plan",
+        "status": "error",
+        "result": {"partial": 1},
+        "attempts": 1,
+    }
 
 
 @pytest.mark.parametrize(

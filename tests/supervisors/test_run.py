@@ -117,6 +117,7 @@ async def test_success_response_has_steps_and_no_status(autojump_clock: trio.abc
     async with actors([], ("a", 0), ("b", 0), ("c", 0)) as routes:
         report = await run_three(routes, timeout=10)
     assert report.response() == {
+        "workflow_id": "run-1",
         "workflow_type": "three",
         "steps": [r.as_step() for r in report.records],
     }
@@ -163,34 +164,46 @@ async def test_timeout_cancels_the_running_step_at_the_deadline(
 
 
 async def test_timeout_response_lists_only_completed_steps(autojump_clock: trio.abc.Clock) -> None:
-    """The timeout response has the completed steps, and partial progress read from them."""
+    """The timeout response has the completed steps, and partial progress read from them.
+
+    Each step lists its attempts; partial progress names the step the deadline cut short.
+    """
     async with actors([], ("a", 1), ("b", 2), ("c", 3)) as routes:
         report = await run_three(routes, timeout=2)
     assert report.response() == {
+        "workflow_id": "run-1",
         "workflow_type": "three",
         "status": "timeout",
         "error": "Workflow execution timed out after 2.0 seconds",
-        "steps": [report.records[0].as_step()],
+        "steps": [
+            {"step": "a", "status": "success", "result": {"by": "a", "input": "D"}, "attempts": 1}
+        ],
         "partial_progress": {
             "completed_steps": ["a"],
             "total_steps_completed": 1,
             "timeout_seconds": 2.0,
+            "timed_out_steps": ["b"],
         },
     }
 
 
 async def test_zero_timeout_runs_no_step(autojump_clock: trio.abc.Clock) -> None:
-    """With a timeout of 0 the first step times out before its agent sees it."""
+    """With a timeout of 0 the first step times out before its agent sees it.
+
+    Its one attempt was started and cut at once: it is the step partial progress names.
+    """
     journal: Journal = []
     async with actors(journal, ("a", 0), ("b", 0), ("c", 0)) as routes:
         report = await run_three(routes, timeout=0)
         await trio.sleep(1)
     assert report.outcome == "timeout"
     assert times(report) == [("a", "timeout", 0, 0)]
+    assert (report.records[0].attempts, report.records[0].error_type) == (1, "deadline")
     assert report.response()["partial_progress"] == {
         "completed_steps": [],
         "total_steps_completed": 0,
         "timeout_seconds": 0.0,
+        "timed_out_steps": ["a"],
     }
     assert journal == []
 
@@ -218,7 +231,12 @@ async def test_prior_results_are_not_run_again(autojump_clock: trio.abc.Clock) -
     )
     assert report.records[1].result == {"by": "b", "input": {"from": "kept"}}
     assert report.completed_steps == ["a", "b", "c"]
-    assert report.response()["steps"][0] == {"step": "a", "status": "success", "result": "kept"}
+    assert report.response()["steps"][0] == {
+        "step": "a",
+        "status": "success",
+        "result": "kept",
+        "attempts": 0,
+    }
 
 
 async def test_prior_steps_count_as_completed_on_timeout(autojump_clock: trio.abc.Clock) -> None:
@@ -260,10 +278,14 @@ async def test_agent_error_ends_the_run(autojump_clock: trio.abc.Clock) -> None:
     assert times(report) == [("a", "success", 0, 1), ("b", "error", 1, 3)]
     assert ("start", "c", 3) not in journal
     assert report.response() == {
+        "workflow_id": "run-1",
         "workflow_type": "three",
         "status": "error",
         "error": "Step 'b' failed: no good",
-        "steps": [report.records[0].as_step(), {"step": "b", "status": "error", "result": None}],
+        "steps": [
+            {"step": "a", "status": "success", "result": {"by": "a", "input": "D"}, "attempts": 1},
+            {"step": "b", "status": "error", "result": None, "attempts": 1},
+        ],
     }
 
 
@@ -277,7 +299,9 @@ async def test_other_agent_status_fails_the_step_and_is_listed(
         report = await run_three({"ta": ref}, timeout=10)
     assert report.outcome == "error"
     assert report.error == "Step 'a' failed: upstream timed out"
-    assert report.response()["steps"] == [{"step": "a", "status": "timeout", "result": None}]
+    assert report.response()["steps"] == [
+        {"step": "a", "status": "timeout", "result": None, "attempts": 1}
+    ]
 
 
 async def test_crashing_handler_is_a_step_error(autojump_clock: trio.abc.Clock) -> None:

@@ -70,10 +70,11 @@ async def test_run_returns_the_report(autojump_clock: trio.abc.Clock) -> None:
     assert re.fullmatch("[0-9a-f]{32}", report.workflow_id)
     result = {"by": "agent", "echo": 7}
     assert report.response() == {
+        "workflow_id": report.workflow_id,
         "workflow_type": "two",
         "steps": [
-            {"step": "first", "status": "success", "result": result},
-            {"step": "second", "status": "success", "result": result},
+            {"step": "first", "status": "success", "result": result, "attempts": 1},
+            {"step": "second", "status": "success", "result": result, "attempts": 1},
         ],
     }
 
@@ -136,7 +137,9 @@ async def test_unknown_workflow_is_an_error_report() -> None:
         report = await supervisor.run("three", {})
     error = "Unknown workflow type: 'three' (known: one, two)"
     assert (report.outcome, report.error, report.error_type) == ("error", error, "unknown_workflow")
+    assert re.fullmatch("[0-9a-f]{32}", report.workflow_id)
     assert report.response() == {
+        "workflow_id": report.workflow_id,
         "workflow_type": "three",
         "status": "error",
         "error": error,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,9 +74,13 @@ async def test_request_gets_its_reply(autojump_clock: trio.abc.Clock) -> None:
     assert reply.request.tag == ("mine", 1)
     assert reply.report.outcome == "success"
     assert reply.response == reply.report.response()
+    assert re.fullmatch("[0-9a-f]{32}", reply.report.workflow_id)
     assert reply.response == {
+        "workflow_id": reply.report.workflow_id,
         "workflow_type": "w",
-        "steps": [{"step": "s", "status": "success", "result": {"by": "agent", "echo": 1}}],
+        "steps": [
+            {"step": "s", "status": "success", "result": {"by": "agent", "echo": 1}, "attempts": 1}
+        ],
     }
 
 
@@ -196,7 +201,14 @@ async def test_bad_timeout_in_a_request_gets_an_error_reply(timeout: Any, error:
             WorkflowRequest(workflow_type="w", data={}, reply_to=send, timeout=timeout)
         )
         reply = await receive.receive()
-    assert reply.response == {"workflow_type": "w", "status": "error", "error": error, "steps": []}
+    assert re.fullmatch("[0-9a-f]{32}", reply.report.workflow_id)
+    assert reply.response == {
+        "workflow_id": reply.report.workflow_id,
+        "workflow_type": "w",
+        "status": "error",
+        "error": error,
+        "steps": [],
+    }
     assert reply.report.error_type == "invalid_timeout"
     assert journal == []
 
@@ -207,7 +219,9 @@ async def test_unknown_workflow_in_a_request_gets_an_error_reply() -> None:
     async with open_workflow_supervisor(workflows=[single_step("w", "t")]) as supervisor:
         await supervisor.inbox.send(WorkflowRequest(workflow_type="x", data={}, reply_to=send))
         reply = await receive.receive()
+    assert re.fullmatch("[0-9a-f]{32}", reply.report.workflow_id)
     assert reply.response == {
+        "workflow_id": reply.report.workflow_id,
         "workflow_type": "x",
         "status": "error",
         "error": "Unknown workflow type: 'x' (known: w)",

@@ -30,8 +30,8 @@ class ThreadRecordingAgent(BaseAgent):
         return threading.get_ident()
 
 
-class BlockingThreadRecordingAgent(ThreadRecordingAgent):
-    blocking = True
+class ThreadBackendRecordingAgent(ThreadRecordingAgent):
+    backend = "thread"
 
 
 def without_timestamp(response: dict[str, Any]) -> dict[str, Any]:
@@ -134,25 +134,25 @@ async def test_handle_answers_like_respond(message: Any) -> None:
     )
 
 
-async def test_non_blocking_agent_runs_on_the_trio_thread() -> None:
-    """A non-blocking agent's method runs on the trio thread."""
+async def test_inline_agent_runs_on_the_trio_thread() -> None:
+    """An agent on the default (inline) backend runs its method on the trio thread."""
     response = await ThreadRecordingAgent().handle({"type": "where", "data": {}})
     assert response["data"] == threading.get_ident()
 
 
-async def test_blocking_agent_runs_in_a_worker_thread() -> None:
-    """A blocking agent's method runs in a worker thread, off the trio thread."""
-    response = await BlockingThreadRecordingAgent().handle({"type": "where", "data": {}})
+async def test_thread_backend_agent_runs_in_a_worker_thread() -> None:
+    """An agent declaring backend = 'thread' runs its method in a worker thread."""
+    response = await ThreadBackendRecordingAgent().handle({"type": "where", "data": {}})
     assert response["status"] == "success"
     assert response["data"] != threading.get_ident()
 
 
-async def test_blocking_agent_failure_becomes_error_response() -> None:
-    """A blocking agent's exception still comes back as an 'error' response."""
+async def test_thread_backend_agent_failure_becomes_error_response() -> None:
+    """A thread-backend agent's exception still comes back as an 'error' response."""
 
-    class BlockingEchoAgent(EchoAgent):
-        blocking = True
+    class ThreadEchoAgent(EchoAgent):
+        backend = "thread"
 
-    response = await BlockingEchoAgent().handle({"type": "fail", "data": {}})
+    response = await ThreadEchoAgent().handle({"type": "fail", "data": {}})
     assert response["status"] == "error"
     assert response["error"] == "the echo broke"

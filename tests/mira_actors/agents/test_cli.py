@@ -50,7 +50,7 @@ def test_run_reads_standard_input() -> None:
 
 
 def test_zero_timeout_exits_3_with_the_timeout_response() -> None:
-    """A zero timeout prints the timeout response and exits 3."""
+    """A zero timeout prints the timeout response, naming the first step as cut, and exits 3."""
     result = run_cli("run", str(PROJECT), "--timeout", "0")
     assert result.returncode == 3, result.stderr
     response = json.loads(result.stdout)
@@ -59,6 +59,7 @@ def test_zero_timeout_exits_3_with_the_timeout_response() -> None:
         "completed_steps": [],
         "total_steps_completed": 0,
         "timeout_seconds": 0.0,
+        "timed_out_steps": ["generate_plan"],
     }
 
 
@@ -113,3 +114,89 @@ def test_json_logs_are_one_object_a_line_with_the_event_fields() -> None:
     assert completed["completed_steps_count"] == 3
     assert completed["message_type"] == "workflow"
     assert "Customer Portal" not in result.stderr
+
+
+def test_step_timeout_and_progress_flags() -> None:
+    """--step-timeout reaches the step and --progress writes each event as a line on stderr."""
+    result = run_cli(
+        "run", str(PROJECT), "--step-timeout", "assess_risks=2.5", "--progress", "--retries", "1"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("] ", 1)[1].split(",")[0] for line in lines] == [
+        "project_initialization started",
+        "generate_plan: attempt 1 started",
+        "generate_plan: completed in 0.000s (1 attempts)",
+        "assess_risks: attempt 1 started",
+        "assess_risks: completed in 0.000s (1 attempts)",
+        "generate_report: attempt 1 started",
+        "generate_report: completed in 0.000s (1 attempts)",
+        "project_initialization finished: success",
+    ]
+    assert "assess_risks: attempt 1 started, 2.5s budget" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stderr"),
+    [
+        (("--step-timeout", "assess_risks"), "expected NAME=SECONDS"),
+        (("--step-timeout", "assess_risks=-1"), "expected NAME=SECONDS"),
+        (("--step-timeout", "nope=1"), "does not have: 'nope'"),
+        (("--retries", "-1"), "expected a whole number of retries"),
+    ],
+)
+def test_bad_policy_flags_exit_2(args: tuple[str, ...], stderr: str) -> None:
+    """A malformed or unknown --step-timeout, or a negative --retries, exits 2 saying why."""
+    result = run_cli("run", str(PROJECT), *args)
+    assert result.returncode == 2
+    assert stderr in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["inline", "thread", "process"])
+def test_backend_runs_the_built_in_agents_there(backend: str) -> None:
+    """--backend NAME runs the workflow's steps on that backend, with the same response."""
+    result = run_cli("run", str(PROJECT), "--backend", backend)
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert [(s["step"], s["status"]) for s in response["steps"]] == [
+        ("generate_plan", "success"),
+        ("assess_risks", "success"),
+        ("generate_report", "success"),
+    ]
+
+
+def test_backend_ray_runs_on_a_local_ray_instance() -> None:
+    """--backend ray starts a local Ray instance (no MIRA_RAY_ADDRESS) and runs there."""
+    pytest.importorskip("ray")
+    result = run_cli("run", str(PROJECT), "--backend", "ray")
+    assert result.returncode == 0, result.stderr
+    assert [s["status"] for s in json.loads(result.stdout)["steps"]] == ["success"] * 3
+
+
+def test_unknown_backend_exits_2() -> None:
+    """An unknown --backend exits 2, listing the backends."""
+    result = run_cli("run", str(PROJECT), "--backend", "gpu")
+    assert result.returncode == 2
+    assert "argument --backend: invalid choice: 'gpu'" in result.stderr
+    for name in ("inline", "thread", "process", "ray"):
+        assert name in result.stderr.rsplit("choose from", 1)[1]
+
+
+def test_backend_ray_without_the_extra_exits_2_saying_how_to_install_it() -> None:
+    """--backend ray without Ray installed exits 2, naming the extra to install."""
+    code = (
+        "import sys; sys.modules['ray'] = None; "
+        "from mira_actors.agents._cli import main; sys.exit(main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "run", str(PROJECT), "--backend", "ray"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "mira-actors: the 'ray' backend needs Ray: pip install 'mira-actors[ray]'" in (
+        result.stderr
+    )
+    assert result.stdout == ""

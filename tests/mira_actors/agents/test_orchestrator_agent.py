@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from mira_actors.agents import (
     RiskAssessmentAgent,
     StatusReporterAgent,
 )
+
+RunIds = Callable[[], list[str]]
 
 REQUIREMENTS = {
     "name": "Apollo",
@@ -91,18 +94,26 @@ def without_report_date(response: dict[str, Any]) -> dict[str, Any]:
 # Success
 
 
-async def test_success_is_the_steps_and_nothing_else(autojump_clock: trio.abc.Clock) -> None:
-    """A workflow that completes answers {workflow_type, steps}: every step, no 'status' key."""
+async def test_success_is_the_steps_and_nothing_else(
+    autojump_clock: trio.abc.Clock, run_ids: RunIds
+) -> None:
+    """A workflow that completes answers {workflow_id, workflow_type, steps}: no 'status' key.
+
+    The workflow_id is the run's, as logged; every step is listed, each with how many
+    times it was sent to its agent: once.
+    """
     response = await make().process_async(workflow())
     assert trio.current_time() == 0
+    [run_id] = run_ids()
     plan, assessment, report = expected_results()
     report.pop("report_date")
     assert without_report_date(response) == {
+        "workflow_id": run_id,
         "workflow_type": "project_initialization",
         "steps": [
-            {"step": "generate_plan", "status": "success", "result": plan},
-            {"step": "assess_risks", "status": "success", "result": assessment},
-            {"step": "generate_report", "status": "success", "result": report},
+            {"step": "generate_plan", "status": "success", "result": plan, "attempts": 1},
+            {"step": "assess_risks", "status": "success", "result": assessment, "attempts": 1},
+            {"step": "generate_report", "status": "success", "result": report, "attempts": 1},
         ],
     }
 
@@ -118,21 +129,29 @@ async def test_missing_workflow_data_means_empty_requirements() -> None:
 # Timeouts
 
 
-async def test_timeout_keeps_exactly_the_completed_steps(autojump_clock: trio.abc.Clock) -> None:
-    """At the deadline the slow step is cancelled; the response lists the steps done before it."""
+async def test_timeout_keeps_exactly_the_completed_steps(
+    autojump_clock: trio.abc.Clock, run_ids: RunIds
+) -> None:
+    """At the deadline the slow step is cancelled; the response lists the steps done before it.
+
+    Partial progress names the step the deadline cut short.
+    """
     risk, reporter = SlowRiskAgent(100), SlowReporterAgent(0)
     response = await make(risk, reporter).process_async(workflow(), timeout=5)
     assert trio.current_time() == 5
+    [run_id] = run_ids()
     plan, _, _ = expected_results()
     assert response == {
+        "workflow_id": run_id,
         "workflow_type": "project_initialization",
         "status": "timeout",
         "error": "Workflow execution timed out after 5.0 seconds",
-        "steps": [{"step": "generate_plan", "status": "success", "result": plan}],
+        "steps": [{"step": "generate_plan", "status": "success", "result": plan, "attempts": 1}],
         "partial_progress": {
             "completed_steps": ["generate_plan"],
             "total_steps_completed": 1,
             "timeout_seconds": 5.0,
+            "timed_out_steps": ["assess_risks"],
         },
     }
     await trio.sleep(1000)
@@ -141,7 +160,7 @@ async def test_timeout_keeps_exactly_the_completed_steps(autojump_clock: trio.ab
 
 
 async def test_timeout_in_the_last_step(autojump_clock: trio.abc.Clock) -> None:
-    """A deadline passing in the third step keeps the first two, in order."""
+    """A deadline passing in the third step keeps the first two, in order, and names the third."""
     risk, reporter = SlowRiskAgent(1.5), SlowReporterAgent(10)
     response = await make(risk, reporter).process_async(workflow(), timeout=4)
     assert trio.current_time() == 4
@@ -149,6 +168,7 @@ async def test_timeout_in_the_last_step(autojump_clock: trio.abc.Clock) -> None:
         "completed_steps": ["generate_plan", "assess_risks"],
         "total_steps_completed": 2,
         "timeout_seconds": 4.0,
+        "timed_out_steps": ["generate_report"],
     }
     assert [s["step"] for s in response["steps"]] == ["generate_plan", "assess_risks"]
     assert (reporter.started, reporter.cancelled) == ([1.5], [4])
@@ -170,12 +190,19 @@ async def test_int_timeout_is_reported_as_float(autojump_clock: trio.abc.Clock) 
 
 
 @pytest.mark.parametrize("timeout", [0, 0.0])
-async def test_zero_timeout_runs_no_step(autojump_clock: trio.abc.Clock, timeout: float) -> None:
-    """A timeout of 0 times out at once: no agent sees any step."""
+async def test_zero_timeout_runs_no_step(
+    autojump_clock: trio.abc.Clock, run_ids: RunIds, timeout: float
+) -> None:
+    """A timeout of 0 times out at once: no agent sees any step.
+
+    The first step's attempt is started and cut at once, so it is the step that timed out.
+    """
     plan = SlowPlanAgent(0)
     response = await make(plan).process_async(workflow(), timeout=timeout)
     await trio.sleep(10)
+    [run_id] = run_ids()
     assert response == {
+        "workflow_id": run_id,
         "workflow_type": "project_initialization",
         "status": "timeout",
         "error": "Workflow execution timed out after 0.0 seconds",
@@ -184,6 +211,7 @@ async def test_zero_timeout_runs_no_step(autojump_clock: trio.abc.Clock, timeout
             "completed_steps": [],
             "total_steps_completed": 0,
             "timeout_seconds": 0.0,
+            "timed_out_steps": ["generate_plan"],
         },
     }
     assert plan.started == []
@@ -283,10 +311,15 @@ async def test_invalid_message_format(message: Any) -> None:
     "data",
     [None, "project_initialization", [], {}, {"workflow_type": 5}, {"data": REQUIREMENTS}],
 )
-async def test_invalid_workflow_message(data: Any) -> None:
-    """Workflow data without a 'workflow_type' str is an error with no steps."""
+async def test_invalid_workflow_message(data: Any, run_ids: RunIds) -> None:
+    """Workflow data without a 'workflow_type' str is an error with no steps.
+
+    It is rejected before any run, so it has no workflow_id either.
+    """
     response = await make().process_async({"type": "workflow", "data": data})
+    assert run_ids() == []
     assert response == {
+        "workflow_id": None,
         "workflow_type": None,
         "status": "error",
         "error": "Invalid workflow message: data must be a dict with a 'workflow_type' str",
@@ -294,10 +327,12 @@ async def test_invalid_workflow_message(data: Any) -> None:
     }
 
 
-async def test_unknown_workflow_names_the_known_types() -> None:
+async def test_unknown_workflow_names_the_known_types(run_ids: RunIds) -> None:
     """An unknown workflow type is an error with no steps, naming the types there are."""
     response = await make().process_async(workflow(workflow_type="project_teardown"))
+    [run_id] = run_ids()
     assert response == {
+        "workflow_id": run_id,
         "workflow_type": "project_teardown",
         "status": "error",
         "error": ("Unknown workflow type: 'project_teardown' (known: project_initialization)"),
@@ -311,37 +346,70 @@ async def test_unknown_workflow_names_the_known_types() -> None:
         ("not a dict", "generate_plan data must be a dict, got str"),
         ({"goals": "Design"}, "generate_plan goals must be a list, got str"),
         ({"goals": ["Design", 7]}, "generate_plan goals[1] must be a str, got int"),
-        ({"name": object()}, "generate_plan name must be a str, got object"),
+        ({"name": 7}, "generate_plan name must be a str, got int"),
         ({"duration_weeks": -1}, "generate_plan duration_weeks must be non-negative, got -1"),
         ({"duration_weeks": True}, "generate_plan duration_weeks must be a number, got bool"),
     ],
 )
-async def test_bad_payload_fails_the_first_step(data: Any, error: str) -> None:
-    """Requirements the plan agent rejects end the run at its step, with its reason."""
+async def test_bad_payload_fails_the_first_step(data: Any, error: str, run_ids: RunIds) -> None:
+    """Requirements the plan agent rejects end the run at its step, with its reason.
+
+    The step was sent once: it was the agent that refused it.
+    """
     response = await make().process_async(workflow(data))
+    [run_id] = run_ids()
     assert response == {
+        "workflow_id": run_id,
         "workflow_type": "project_initialization",
         "status": "error",
         "error": f"Step 'generate_plan' failed: {error}",
-        "steps": [{"step": "generate_plan", "status": "error", "result": None}],
+        "steps": [{"step": "generate_plan", "status": "error", "result": None, "attempts": 1}],
     }
 
 
-async def test_unregistered_agent_fails_its_step() -> None:
-    """A step whose agent is not registered fails, after the steps before it completed."""
+async def test_workflow_data_that_is_not_json_runs_no_step(
+    caplog: pytest.LogCaptureFixture, run_ids: RunIds
+) -> None:
+    """Workflow data the run's store cannot keep (not JSON) is an error before any step.
+
+    No agent sees it: the response has no steps, and the run is logged as 'unstorable_data'.
+    """
+    response = await make().process_async(workflow({"name": object()}))
+    [run_id] = run_ids()
+    assert response == {
+        "workflow_id": run_id,
+        "workflow_type": "project_initialization",
+        "status": "error",
+        "error": (
+            "Invalid workflow data: workflow data cannot be stored: a ledger store keeps "
+            "JSON values only (Object of type object is not JSON serializable)"
+        ),
+        "steps": [],
+    }
+    [logged] = [r for r in caplog.records if getattr(r, "workflow_id", None) == run_id]
+    assert logged.error_type == "unstorable_data"
+
+
+async def test_unregistered_agent_fails_its_step(run_ids: RunIds) -> None:
+    """A step whose agent is not registered fails, after the steps before it completed.
+
+    Nothing was sent for it: its attempts are 0.
+    """
     orchestrator = OrchestratorAgent()
     orchestrator.register_agent(ProjectPlanAgent())
     response = await orchestrator.process_async(workflow())
+    [run_id] = run_ids()
     plan, _, _ = expected_results()
     assert response == {
+        "workflow_id": run_id,
         "workflow_type": "project_initialization",
         "status": "error",
         "error": (
             "Step 'assess_risks' failed: no agent is registered for message type 'assess_risks'"
         ),
         "steps": [
-            {"step": "generate_plan", "status": "success", "result": plan},
-            {"step": "assess_risks", "status": "error", "result": None},
+            {"step": "generate_plan", "status": "success", "result": plan, "attempts": 1},
+            {"step": "assess_risks", "status": "error", "result": None, "attempts": 0},
         ],
     }
 
@@ -381,16 +449,23 @@ async def test_error_is_not_a_timeout(autojump_clock: trio.abc.Clock) -> None:
     assert "partial_progress" not in response
 
 
-async def test_raising_handler_fails_its_step() -> None:
+async def test_raising_handler_fails_its_step(run_ids: RunIds) -> None:
     """A handler that raises fails its step with an error naming the step and the exception."""
     response = await make(CrashingRiskAgent()).process_async(workflow())
-    assert set(response) == {"workflow_type", "status", "error", "steps"}
+    assert set(response) == {"workflow_id", "workflow_type", "status", "error", "steps"}
+    [run_id] = run_ids()
+    assert response["workflow_id"] == run_id
     assert response["status"] == "error"
     assert response["error"] == (
         "Step 'assess_risks' failed: "
-        "agent 'risk_assessment_agent' raised RuntimeError: risk model broke"
+        "actor 'risk_assessment_agent' raised handling the request: RuntimeError: risk model broke"
     )
-    assert response["steps"][-1] == {"step": "assess_risks", "status": "error", "result": None}
+    assert response["steps"][-1] == {
+        "step": "assess_risks",
+        "status": "error",
+        "result": None,
+        "attempts": 1,
+    }
 
 
 async def test_raising_handlers_do_not_take_the_orchestrator_down(
@@ -413,6 +488,6 @@ async def test_raising_handlers_do_not_take_the_orchestrator_down(
     assert len(responses) == 40
     assert {r["error"] for r in responses} == {
         "Step 'assess_risks' failed: "
-        "agent 'risk_assessment_agent' raised RuntimeError: risk model broke"
+        "actor 'risk_assessment_agent' raised handling the request: RuntimeError: risk model broke"
     }
     assert plan_only["status"] == "success"

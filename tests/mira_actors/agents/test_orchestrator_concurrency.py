@@ -108,11 +108,13 @@ async def test_hundred_concurrent_runs_with_mixed_timeouts(
         assert all(s["result"]["name"] == f"P{i}" for s in steps[:1])
         if outcome == "timeout":
             completed = [] if timeout == 0 else ["generate_plan"]
+            cut = ["generate_plan"] if timeout == 0 else ["assess_risks"]
             limit = 30.0 if timeout is None else timeout
             assert response["partial_progress"] == {
                 "completed_steps": completed,
                 "total_steps_completed": len(completed),
                 "timeout_seconds": limit,
+                "timed_out_steps": cut,
             }
             assert [s["step"] for s in steps] == completed
         else:

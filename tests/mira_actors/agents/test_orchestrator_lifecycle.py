@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from mira_actors.agents import (
     StatusReporterAgent,
 )
 from supervisors import Step, Workflow, WorkflowReply, WorkflowRequest, WorkflowSupervisor
+
+RunIds = Callable[[], list[str]]
 
 REQUIREMENTS = {"name": "Apollo", "goals": ["Design", "Build"], "duration_weeks": 4}
 TODAY = datetime.date(2024, 5, 15)
@@ -70,6 +73,15 @@ def without_times(value: Any) -> Any:
     if isinstance(value, list):
         return [without_times(v) for v in value]
     return value
+
+
+def without_run_id(response: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """``response`` without its 'workflow_id', once checked to be ``run_id``.
+
+    For comparing the responses of two runs, which are alike but for their ids.
+    """
+    assert response["workflow_id"] == run_id
+    return {k: v for k, v in response.items() if k != "workflow_id"}
 
 
 # register_agent and register_workflow
@@ -180,8 +192,11 @@ async def test_per_call_actors_start_for_each_call() -> None:
     assert plan.starts == 3
 
 
-async def test_running_keeps_the_actors_for_the_block() -> None:
-    """Inside running(), the actors start once and serve every call, with the same answers."""
+async def test_running_keeps_the_actors_for_the_block(run_ids: RunIds) -> None:
+    """Inside running(), the actors start once and serve every call, with the same answers.
+
+    The answers differ only in their workflow_id: each call is a run of its own.
+    """
     plan = CountingPlanAgent()
     orchestrator = make(plan=plan)
     per_call = [await orchestrator.process_async(m) for m in (workflow(), workflow({}))]
@@ -189,6 +204,10 @@ async def test_running_keeps_the_actors_for_the_block() -> None:
     async with orchestrator.running():
         kept = [await orchestrator.process_async(m) for m in (workflow(), workflow({}))]
     assert plan.starts == 1
+    ids = run_ids()
+    assert len(ids) == len(set(ids)) == 4
+    per_call = [without_run_id(r, run_id) for r, run_id in zip(per_call, ids[:2], strict=True)]
+    kept = [without_run_id(r, run_id) for r, run_id in zip(kept, ids[2:], strict=True)]
     assert without_times(kept) == without_times(per_call)
     await orchestrator.process_async(workflow())
     assert plan.starts == 2  # per call again after the block
@@ -203,7 +222,9 @@ async def test_running_twice_at_once_is_a_runtime_error() -> None:
                 pass  # pragma: no cover
 
 
-async def test_running_yields_a_supervisor_with_an_inbox(autojump_clock: trio.abc.Clock) -> None:
+async def test_running_yields_a_supervisor_with_an_inbox(
+    autojump_clock: trio.abc.Clock, run_ids: RunIds
+) -> None:
     """The supervisor running() yields takes workflow requests on its inbox channel."""
     send, receive = trio.open_memory_channel[WorkflowReply](1)
     async with make().running() as supervisor:
@@ -216,7 +237,11 @@ async def test_running_yields_a_supervisor_with_an_inbox(autojump_clock: trio.ab
         reply = await receive.receive()
     assert reply.request.tag == 1
     expected = await make().process_async(workflow())
-    assert without_times(reply.response) == without_times(expected)
+    inbox_run, call_run = run_ids()
+    assert inbox_run == reply.report.workflow_id != call_run
+    assert without_times(without_run_id(reply.response, inbox_run)) == without_times(
+        without_run_id(expected, call_run)
+    )
 
 
 # process(): the synchronous path
@@ -236,11 +261,15 @@ MESSAGES = [
 
 
 @pytest.mark.parametrize("message", MESSAGES)
-def test_process_equals_process_async(message: Any) -> None:
-    """process() answers as process_async() does, timestamps aside."""
+def test_process_equals_process_async(message: Any, run_ids: RunIds) -> None:
+    """process() answers as process_async() does, timestamps and the run's own id aside."""
     orchestrator = make()
     sync = orchestrator.process(message)
     asynchronous = trio.run(orchestrator.process_async, message)
+    ids = run_ids()
+    if ids:  # a workflow run each time: each answer has its own run's id
+        assert len(ids) == len(set(ids)) == 2
+        sync, asynchronous = without_run_id(sync, ids[0]), without_run_id(asynchronous, ids[1])
     assert without_times(sync) == without_times(asynchronous)
 
 
@@ -271,11 +300,19 @@ async def test_process_inside_trio_is_a_runtime_error() -> None:
 # _execute_workflow_async and _run_workflow_steps_async
 
 
-async def test_execute_workflow_async_answers_as_process_async() -> None:
-    """_execute_workflow_async(data) gives what process_async gives for that workflow."""
+async def test_execute_workflow_async_answers_as_process_async(run_ids: RunIds) -> None:
+    """_execute_workflow_async(data) gives what process_async gives for that workflow.
+
+    The two answers differ only in their workflow_id: each call is a run of its own.
+    """
     orchestrator = make()
     direct = await orchestrator._execute_workflow_async(workflow()["data"])
-    assert without_times(direct) == without_times(await orchestrator.process_async(workflow()))
+    processed = await orchestrator.process_async(workflow())
+    direct_run, processed_run = run_ids()
+    assert direct_run != processed_run
+    assert without_times(without_run_id(direct, direct_run)) == without_times(
+        without_run_id(processed, processed_run)
+    )
 
 
 async def test_execute_workflow_async_default_timeout(autojump_clock: trio.abc.Clock) -> None:
@@ -286,8 +323,11 @@ async def test_execute_workflow_async_default_timeout(autojump_clock: trio.abc.C
     assert response["status"] == "timeout"
 
 
-async def test_run_steps_fills_results() -> None:
-    """_run_workflow_steps_async writes the type and every step into results, and returns it."""
+async def test_run_steps_fills_results(run_ids: RunIds) -> None:
+    """_run_workflow_steps_async writes the type and every step into results, and returns it.
+
+    Those are what process_async answers for the workflow, but for its workflow_id.
+    """
     orchestrator = make()
     results: dict[str, Any] = {}
     returned = await orchestrator._run_workflow_steps_async(
@@ -295,7 +335,10 @@ async def test_run_steps_fills_results() -> None:
     )
     assert returned is results
     expected = await orchestrator.process_async(workflow())
-    assert without_times(results) == without_times(expected)
+    results_run, expected_run = run_ids()
+    assert without_times(without_run_id(results, results_run)) == without_times(
+        without_run_id(expected, expected_run)
+    )
 
 
 async def test_run_steps_keeps_steps_finished_before_a_cancel(
@@ -359,43 +402,66 @@ async def test_run_steps_runs_a_failed_step_again() -> None:
     assert "error" not in results
 
 
-async def test_run_steps_resumes_a_timed_out_response(autojump_clock: trio.abc.Clock) -> None:
+async def test_run_steps_resumes_a_timed_out_response(
+    autojump_clock: trio.abc.Clock, run_ids: RunIds
+) -> None:
     """Given a timeout response, it runs the remaining steps and leaves a success response."""
     timed_out = await make(risk=SlowRiskAgent(100)).process_async(workflow(), timeout=1)
+    [timed_out_run] = run_ids()
+    assert timed_out["workflow_id"] == timed_out_run
     orchestrator = make()
     await orchestrator._run_workflow_steps_async("project_initialization", REQUIREMENTS, timed_out)
     expected = await orchestrator.process_async(workflow())
-    assert without_times(timed_out) == without_times(expected)
+    _, resumed_run, expected_run = run_ids()
+    # The results now describe the new run, so they carry its id.
+    assert without_times(without_run_id(timed_out, resumed_run)) == without_times(
+        without_run_id(expected, expected_run)
+    )
 
 
 @pytest.mark.parametrize(
-    ("plan_agent", "data", "error"),
+    ("plan_agent", "data", "error", "attempts"),
     [
-        (True, {"goals": "x"}, "generate_plan goals must be a list, got str"),
-        (False, REQUIREMENTS, "no agent is registered for message type 'generate_plan'"),
+        (True, {"goals": "x"}, "generate_plan goals must be a list, got str", 1),
+        (False, REQUIREMENTS, "no agent is registered for message type 'generate_plan'", 0),
     ],
 )
-async def test_run_steps_records_a_failed_step(plan_agent: bool, data: Any, error: str) -> None:
-    """A failed step is recorded in results['steps'] and sets status and error."""
+async def test_run_steps_records_a_failed_step(
+    plan_agent: bool, data: Any, error: str, attempts: int, run_ids: RunIds
+) -> None:
+    """A failed step is recorded in results['steps'] and sets status and error.
+
+    Its attempts are 1 when its agent refused it, 0 when there was no agent to send it to.
+    """
     orchestrator = OrchestratorAgent()
     if plan_agent:
         orchestrator.register_agent(ProjectPlanAgent())
     results: dict[str, Any] = {}
     await orchestrator._run_workflow_steps_async("project_initialization", data, results)
+    [results_run] = run_ids()
     assert results == {
+        "workflow_id": results_run,
         "workflow_type": "project_initialization",
-        "steps": [{"step": "generate_plan", "status": "error", "result": None}],
+        "steps": [
+            {"step": "generate_plan", "status": "error", "result": None, "attempts": attempts}
+        ],
         "status": "error",
         "error": f"Step 'generate_plan' failed: {error}",
     }
-    assert without_times(results) == without_times(await orchestrator.process_async(workflow(data)))
+    expected = await orchestrator.process_async(workflow(data))
+    _, expected_run = run_ids()
+    assert without_times(without_run_id(results, results_run)) == without_times(
+        without_run_id(expected, expected_run)
+    )
 
 
-async def test_run_steps_with_unknown_workflow() -> None:
+async def test_run_steps_with_unknown_workflow(run_ids: RunIds) -> None:
     """An unknown workflow type sets status and error and runs nothing."""
     results: dict[str, Any] = {}
     await make()._run_workflow_steps_async("nope", {}, results)
+    [results_run] = run_ids()
     assert results == {
+        "workflow_id": results_run,
         "workflow_type": "nope",
         "steps": [],
         "status": "error",

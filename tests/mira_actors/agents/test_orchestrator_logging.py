@@ -107,7 +107,7 @@ async def test_timeout_event(
     await make(SlowRiskAgent()).process_async(workflow(), timeout=5)
     [record] = events(logs, "workflow_timeout")
     assert record.levelno == logging.ERROR
-    assert record.getMessage() == "workflow timed out after 5.0 seconds"
+    assert record.getMessage() == "workflow timed out (timeout)"
     assert fields(record, *EVENT_FIELDS) == {
         "workflow_type": "project_initialization",
         "message_type": "workflow",

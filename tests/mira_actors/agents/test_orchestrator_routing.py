@@ -196,4 +196,7 @@ async def test_raising_handler_is_an_error_response() -> None:
 
     response = await make(CrashingPlanAgent()).process_async({"type": "generate_plan", "data": {}})
     assert response["status"] == "error"
-    assert response["error"] == "agent 'project_plan_agent' raised KeyError: 'lost'"
+    assert (
+        response["error"]
+        == "actor 'project_plan_agent' raised handling the request: KeyError: 'lost'"
+    )

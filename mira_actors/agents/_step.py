@@ -1,0 +1,93 @@
+"""What travels with a step to wherever it runs, and the function that runs it there."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from mira_actors import time_left, wall_clock_deadline
+
+if TYPE_CHECKING:
+    from .base_agent import BaseAgent, Response
+
+
+@attrs.frozen(kw_only=True)
+class StepContext:
+    """The step as a backend carries it to a worker, beside the agent and the message.
+
+    Small and picklable, so that it reaches a worker thread, a worker process or a Ray
+    task alike. (The step's idempotency key will travel here too, once steps have one.)
+
+    Attributes:
+        agent_id: The agent that answers the step.
+        message_type: The message's type, when it has one: it names the step.
+        deadline: When the step's budget runs out, in seconds since the epoch
+            (:func:`time.time`); ``math.inf`` for no deadline.
+    """
+
+    agent_id: str
+    message_type: str | None = None
+    deadline: float = math.inf
+    # The step's idempotency key belongs here once steps have one, so that it reaches
+    # every backend's worker beside the budget.
+
+    @classmethod
+    def for_message(cls, agent_id: str, message: Any) -> StepContext:
+        """Return the context of ``message`` now, its deadline read from ``time_left()``."""
+        kind = message.get("type") if isinstance(message, Mapping) else None
+        return cls(
+            agent_id=agent_id,
+            message_type=kind if isinstance(kind, str) else None,
+            deadline=time.time() + time_left(),
+        )
+
+    def failure(self, backend: str, exc: BaseException) -> str:
+        """Describe a backend's failure to run this step, naming the agent and the step."""
+        step = "" if self.message_type is None else f" for {self.message_type!r}"
+        return (
+            f"the {backend} backend could not run agent {self.agent_id!r}{step}: "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+
+def run_step(agent: BaseAgent, message: Any, step: StepContext) -> Response:
+    """Answer ``message`` with ``agent.respond`` under the step's budget, in a worker.
+
+    Inside, :func:`mira_actors.time_left` counts down to the step's deadline. A step
+    whose budget is already spent when a worker picks it up is not run.
+    """
+    with wall_clock_deadline(step.deadline):
+        if time_left() == 0:
+            return agent.error_response("the step's deadline passed before a worker started it")
+        return agent.respond(message)
+
+
+class StepShippingError(Exception):
+    """Raised in a worker when a step cannot be unpacked, or its response packed."""
+
+
+def run_pickled_step(job: bytes) -> bytes:
+    """Unpack ``(agent, message, step)`` from ``job``, run it, and pack the response.
+
+    The worker entry of the process and Ray backends: their steps travel as bytes, so
+    that a step that cannot be shipped fails as such, never as the agent's own error.
+
+    Raises:
+        StepShippingError: ``job`` does not unpickle here, or the response does not pickle.
+    """
+    try:
+        agent, message, step = pickle.loads(job)
+    except Exception as exc:
+        msg = f"the step could not be unpickled in the worker: {type(exc).__name__}: {exc}"
+        raise StepShippingError(msg) from None
+    response = run_step(agent, message, step)
+    try:
+        return pickle.dumps(response, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        msg = f"the agent's response could not be pickled: {type(exc).__name__}: {exc}"
+        raise StepShippingError(msg) from None

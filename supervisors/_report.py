@@ -1,0 +1,157 @@
+"""A run's report and response, and the checks on a run's options before it starts."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._events import check_sink
+from ._ledger import ERROR, SUCCESS, TIMEOUT, StepRecord
+from ._retry import RetryPolicy
+from ._workflow import Workflow
+
+# error_type of a step that failed for want of time: its own timeout, or too little left
+# of the run's for an attempt or a retry.
+OUT_OF_TIME = frozenset({"step_timeout", "not_enough_time", "no_time_to_retry"})
+
+
+def check_timeout(timeout: Any) -> float:
+    """Return ``timeout`` as float seconds, or raise for a value that is not one.
+
+    Raises:
+        TypeError: not an int or float (bool included).
+        ValueError: negative or NaN. ``math.inf`` is allowed and means no deadline.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        msg = f"Timeout must be a number of seconds, got {type(timeout).__name__}"
+        raise TypeError(msg)
+    if math.isnan(timeout) or timeout < 0:
+        msg = f"Timeout must be non-negative, got {timeout}"
+        raise ValueError(msg)
+    return float(timeout) + 0.0  # + 0.0 turns -0.0 into 0.0, so no response says "-0.0"
+
+
+def check_run_options(
+    workflow: Workflow | None,
+    *,
+    step_timeouts: Mapping[str, Any] | None = None,
+    retry: Any = None,
+    on_event: Any = None,
+) -> dict[str, float]:
+    """Check a run's options before it starts; return ``step_timeouts`` as float seconds.
+
+    Checked up front so that a caller gets the error itself, not from the middle of a
+    run (or wrapped in the nursery that runs it). Step names are checked against
+    ``workflow`` when there is one.
+
+    Raises:
+        ValueError: a step timeout for a step the workflow does not have, a bad number
+            of seconds, or an events channel with a bounded buffer.
+        TypeError: a step timeout that is not a number, a ``retry`` that is not a
+            RetryPolicy, or an ``on_event`` that is neither a callable nor a channel.
+    """
+    step_timeouts = step_timeouts or {}
+    if workflow is not None:
+        unknown = sorted(set(step_timeouts) - set(workflow.step_names))
+        if unknown:
+            msg = (
+                f"step_timeouts names steps that workflow {workflow.name!r} does not have: "
+                f"{', '.join(map(repr, unknown))}; its steps are {workflow.step_names}"
+            )
+            raise ValueError(msg)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        msg = f"retry must be a RetryPolicy, got {type(retry).__name__}"
+        raise TypeError(msg)
+    check_sink(on_event)
+    return {name: check_timeout(seconds) for name, seconds in step_timeouts.items()}
+
+
+@attrs.frozen(kw_only=True)
+class RunReport:
+    """How a run ended, with its ledger; :meth:`response` gives the MIRA shape.
+
+    Attributes:
+        workflow_id: The run's id.
+        workflow_type: The workflow's name.
+        outcome: 'success', 'timeout' or 'error'.
+        timeout: The run's timeout in seconds.
+        records: The ledger's records, in the order the steps finished.
+        error: Why the run failed (for 'error' and 'timeout').
+        error_type: A short name for the kind of failure, for logs (never its text).
+        stored_response: The response as a store kept it, for a run that had finished
+            before (a resume of it gives that response back).
+    """
+
+    workflow_id: str
+    workflow_type: str
+    outcome: str
+    timeout: float
+    records: tuple[StepRecord, ...]
+    error: str | None = None
+    error_type: str | None = None
+    stored_response: dict[str, Any] | None = None
+
+    @property
+    def completed_steps(self) -> list[str]:
+        """The names of the steps that succeeded, in order."""
+        return [r.step for r in self.records if r.completed]
+
+    @property
+    def timed_out_steps(self) -> list[str]:
+        """The names of the steps that ran out of time (their own or the run's)."""
+        return [r.step for r in self.records if r.status == TIMEOUT]
+
+    def response(self) -> dict[str, Any]:
+        """Return the MIRA response: success, timeout or error, built from the ledger."""
+        if self.stored_response is not None:
+            return copy.deepcopy(self.stored_response)
+        if self.outcome == TIMEOUT:
+            names = self.completed_steps
+            return {
+                "workflow_id": self.workflow_id,
+                "workflow_type": self.workflow_type,
+                "status": TIMEOUT,
+                "error": self.error,
+                "steps": [r.as_step() for r in self.records if r.completed],
+                "partial_progress": {
+                    "completed_steps": names,
+                    "total_steps_completed": len(names),
+                    "timeout_seconds": self.timeout,
+                    "timed_out_steps": self.timed_out_steps,
+                },
+            }
+        # Every step that finished, failed ones too (an optional step that failed, or the
+        # step that ended the run, whatever status its agent answered).
+        finished = [r.as_step() for r in self.records if r.finished]
+        if self.outcome == SUCCESS:
+            return {
+                "workflow_id": self.workflow_id,
+                "workflow_type": self.workflow_type,
+                "steps": finished,
+            }
+        return {
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "status": ERROR,
+            "error": self.error,
+            "steps": finished,
+        }
+
+
+def error_report(
+    workflow_id: str, workflow_type: str, timeout: float, error: str, error_type: str
+) -> RunReport:
+    """Return the report of a run that failed before any step ran."""
+    return RunReport(
+        workflow_id=workflow_id,
+        workflow_type=workflow_type,
+        outcome=ERROR,
+        timeout=timeout,
+        records=(),
+        error=error,
+        error_type=error_type,
+    )

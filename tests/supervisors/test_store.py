@@ -1,0 +1,339 @@
+"""The ledger store contract, held by every store: the in-memory one and the SQLite one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from supervisors import StepRecord
+from supervisors._sqlite_store import open_sqlite_store
+from supervisors._store import (
+    CLAIM_GRACE,
+    LedgerStore,
+    MemoryStore,
+    StoredRun,
+    UnknownRunError,
+)
+
+
+class FakeClock:
+    """A wall clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A wall clock at t=1000 that tests move by hand."""
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[LedgerStore]:
+    """Each kind of store, empty, on the fake wall clock."""
+    if request.param == "memory":
+        memory = MemoryStore(clock=clock)
+        yield memory
+        await memory.aclose()
+    else:
+        async with open_sqlite_store(tmp_path / "ledger.db", clock=clock) as sqlite:
+            yield sqlite
+
+
+def record(step: str, status: str = "success", result: Any = None, **fields: Any) -> StepRecord:
+    """A record of ``step`` that ran from t=1 to t=2 on actor 'agent'."""
+    return StepRecord(
+        step=step,
+        agent="agent",
+        status=status,
+        started_at=1.0,
+        ended_at=2.0,
+        result=result,
+        **fields,
+    )
+
+
+async def stored(store: LedgerStore, workflow_id: str) -> StoredRun:
+    """The run with this id, which the test knows is stored."""
+    run = await store.load_run(workflow_id)
+    assert run is not None
+    return run
+
+
+async def test_create_run_stores_a_running_run(store: LedgerStore) -> None:
+    """A new run is 'running', with its type, input and timeout, no records and no response."""
+    await store.create_run("r1", "project_initialization", {"name": "Apollo"}, 30.0)
+    assert await store.load_run("r1") == StoredRun(
+        workflow_id="r1",
+        workflow_type="project_initialization",
+        data={"name": "Apollo"},
+        timeout=30.0,
+        status="running",
+        records=(),
+        response=None,
+        created_at=1_000.0,
+        updated_at=1_000.0,
+        resumes=0,
+    )
+
+
+async def test_load_run_of_an_unknown_id_is_none(store: LedgerStore) -> None:
+    """Loading an id that was never stored gives None."""
+    assert await store.load_run("nope") is None
+
+
+async def test_create_run_twice_is_an_error(store: LedgerStore) -> None:
+    """A second run with the same id is refused and the first is kept."""
+    await store.create_run("r1", "a", {"n": 1}, 1.0)
+    with pytest.raises(ValueError, match="'r1' is already stored"):
+        await store.create_run("r1", "b", {"n": 2}, 2.0)
+    assert (await stored(store, "r1")).workflow_type == "a"
+
+
+async def test_record_step_appends_in_order(store: LedgerStore, clock: FakeClock) -> None:
+    """Records come back in the order written, with every field and the update time."""
+    await store.create_run("r1", "wf", {}, 30.0)
+    first = record("plan", result={"tasks": ["a", "b"]})
+    second = record("risk", "error", error="agent failed", error_type="agent_error", attempts=3)
+    await store.record_step("r1", first)
+    clock.now = 1_005.0
+    await store.record_step("r1", second)
+    run = await stored(store, "r1")
+    assert run.records == (first, second)
+    assert (run.created_at, run.updated_at) == (1_000.0, 1_005.0)
+    assert run.completed_steps == ["plan"]
+    assert run.results == {"plan": {"tasks": ["a", "b"]}}
+
+
+async def test_writes_to_an_unknown_run_raise(store: LedgerStore) -> None:
+    """Recording, finishing or claiming an unknown run raises UnknownRunError naming it."""
+    with pytest.raises(UnknownRunError, match="'ghost'"):
+        await store.record_step("ghost", record("plan"))
+    with pytest.raises(UnknownRunError, match="'ghost'"):
+        await store.finish_run("ghost", outcome="success", response={})
+    with pytest.raises(UnknownRunError, match="'ghost'"):
+        await store.claim("ghost", "me", timeout=1.0)
+    assert await store.list_runs() == []
+
+
+async def test_finish_run_stores_outcome_response_and_cut_records(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """finish_run appends the cut-short records and stores the outcome and response."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    done = record("plan", result=1)
+    await store.record_step("r1", done)
+    cut = record("risk", "timeout", error_type="deadline")
+    response = {"status": "timeout", "partial_progress": {"completed_steps": ["plan"]}}
+    clock.now = 1_010.0
+    await store.finish_run("r1", outcome="timeout", response=response, records=[cut])
+    run = await stored(store, "r1")
+    assert (run.status, run.response, run.records) == ("timeout", response, (done, cut))
+    assert run.updated_at == 1_010.0
+
+
+async def test_finish_run_keeps_an_infinite_timeout_in_the_response(store: LedgerStore) -> None:
+    """A response may report timeout_seconds=inf (a run with no deadline) and reads it back."""
+    await store.create_run("r1", "wf", {}, math.inf)
+    response = {"partial_progress": {"timeout_seconds": math.inf}}
+    await store.finish_run("r1", outcome="timeout", response=response)
+    run = await stored(store, "r1")
+    assert (run.timeout, run.response) == (math.inf, response)
+
+
+async def test_finish_run_refuses_an_unknown_outcome(store: LedgerStore) -> None:
+    """An outcome other than success, timeout or error is a ValueError and changes nothing."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        await store.finish_run("r1", outcome="done", response={}, records=[record("plan")])
+    assert (await stored(store, "r1")).records == ()
+
+
+async def test_finish_run_is_all_or_nothing(store: LedgerStore) -> None:
+    """A finish_run that fails on its second record stores none of it."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    await store.record_step("r1", record("plan", result=1))
+    before = await stored(store, "r1")
+    bad = record("risk", "timeout", result={1, 2})
+    with pytest.raises(TypeError, match="step 'risk'"):
+        await store.finish_run("r1", outcome="timeout", response={}, records=[record("x"), bad])
+    assert await store.load_run("r1") == before
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ({1, 2}, TypeError),
+        (object(), TypeError),
+        ({("a", "b"): 1}, TypeError),
+        (math.nan, ValueError),
+        ([math.inf], ValueError),
+    ],
+)
+async def test_only_json_values_are_stored(
+    store: LedgerStore, value: Any, error: type[Exception]
+) -> None:
+    """Input or results JSON cannot hold raise at once, naming what, and store nothing."""
+    with pytest.raises(error, match=r"workflow data cannot be stored: .*JSON"):
+        await store.create_run("bad", "wf", {"x": value}, 1.0)
+    assert await store.load_run("bad") is None
+    await store.create_run("r1", "wf", {}, 1.0)
+    with pytest.raises(error, match="the result of step 'plan' cannot be stored"):
+        await store.record_step("r1", record("plan", result={"x": value}))
+    assert (await stored(store, "r1")).records == ()
+
+
+async def test_a_circular_value_is_a_clear_error(store: LedgerStore) -> None:
+    """A value that contains itself is a ValueError naming the step."""
+    loop: list[Any] = []
+    loop.append(loop)
+    await store.create_run("r1", "wf", {}, 1.0)
+    with pytest.raises(ValueError, match="step 'plan'"):
+        await store.record_step("r1", record("plan", result=loop))
+
+
+async def test_values_come_back_as_json_gives_them(store: LedgerStore) -> None:
+    """Tuples come back as lists and int keys as strings, the same from every store."""
+    await store.create_run("r1", "wf", {"pair": (1, 2), 3: "three"}, 1.0)
+    await store.record_step("r1", record("plan", result=("a", {"n": None})))
+    run = await stored(store, "r1")
+    assert run.data == {"pair": [1, 2], "3": "three"}
+    assert run.records[0].result == ["a", {"n": None}]
+
+
+async def test_stored_values_cannot_be_changed_from_outside(store: LedgerStore) -> None:
+    """Changing what was passed in, or what was loaded, leaves the stored run as it was."""
+    data = {"team": ["ann"]}
+    result = {"tasks": ["a"]}
+    response = {"steps": [{"step": "plan"}]}
+    await store.create_run("r1", "wf", data, 1.0)
+    await store.record_step("r1", record("plan", result=result))
+    await store.finish_run("r1", outcome="success", response=response)
+    data["team"].append("bob")
+    result["tasks"].append("b")
+    response["steps"].clear()
+    loaded = await stored(store, "r1")
+    loaded.data["team"].append("eve")
+    loaded.records[0].result["tasks"].append("c")
+    assert loaded.response is not None
+    loaded.response["steps"].clear()
+    again = await stored(store, "r1")
+    assert again.data == {"team": ["ann"]}
+    assert again.records[0].result == {"tasks": ["a"]}
+    assert again.response == {"steps": [{"step": "plan"}]}
+
+
+async def test_list_runs_is_newest_first(store: LedgerStore, clock: FakeClock) -> None:
+    """Runs are listed newest first; runs created at the same moment, last created first."""
+    await store.create_run("old", "wf", {}, 1.0)
+    clock.now = 2_000.0
+    await store.create_run("mid", "wf", {}, 1.0)
+    await store.create_run("new", "wf", {}, 1.0)
+    await store.record_step("old", record("plan"))
+    runs = await store.list_runs()
+    assert [run.workflow_id for run in runs] == ["new", "mid", "old"]
+    assert runs[2].completed_steps == ["plan"]
+
+
+async def test_claim_lets_one_owner_resume(store: LedgerStore, clock: FakeClock) -> None:
+    """The first claim wins and starts a resume; another owner is refused until release."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    await store.finish_run("r1", outcome="timeout", response={"status": "timeout"})
+    clock.now = 1_100.0
+    assert await store.claim("r1", "first", timeout=60.0) is True
+    run = await stored(store, "r1")
+    assert (run.status, run.timeout, run.resumes, run.updated_at) == (
+        "running",
+        60.0,
+        1,
+        1_100.0,
+    )
+    assert await store.claim("r1", "second", timeout=60.0) is False
+    await store.release("r1", "second")  # not the holder: changes nothing
+    assert await store.claim("r1", "second", timeout=60.0) is False
+    await store.release("r1", "first")
+    assert await store.claim("r1", "second", timeout=60.0) is True
+    assert (await stored(store, "r1")).resumes == 2
+
+
+async def test_concurrent_claims_have_one_winner(store: LedgerStore) -> None:
+    """Of many owners claiming one run at once, exactly one gets it."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    wins: list[str] = []
+
+    async def claim(owner: str) -> None:
+        if await store.claim("r1", owner, timeout=5.0):
+            wins.append(owner)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(claim, f"owner-{n}")
+    assert len(wins) == 1
+    assert (await stored(store, "r1")).resumes == 1
+
+
+async def test_a_claim_lapses_after_its_deadline_and_grace(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """A claim whose holder died (never released) can be taken after timeout + grace."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    assert await store.claim("r1", "dead", timeout=10.0)
+    clock.now += 10.0 + CLAIM_GRACE
+    assert await store.claim("r1", "next", timeout=10.0) is False
+    clock.now += 0.5
+    assert await store.claim("r1", "next", timeout=10.0) is True
+
+
+async def test_the_holder_may_claim_again(store: LedgerStore) -> None:
+    """An owner that holds the claim gets it again (each claim counts as a resume)."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    assert await store.claim("r1", "me", timeout=1.0)
+    assert await store.claim("r1", "me", timeout=2.0)
+    assert (await stored(store, "r1")).resumes == 2
+
+
+async def test_a_succeeded_run_cannot_be_claimed(store: LedgerStore) -> None:
+    """A run that succeeded keeps its outcome: claim returns False and changes nothing."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    await store.finish_run("r1", outcome="success", response={"steps": []})
+    assert await store.claim("r1", "me", timeout=5.0) is False
+    run = await stored(store, "r1")
+    assert (run.status, run.resumes, run.response) == ("success", 0, {"steps": []})
+
+
+async def test_a_crashed_first_run_can_be_claimed_at_once(store: LedgerStore) -> None:
+    """A run's first start holds no claim, so a run left 'running' by a crash is claimable."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    await store.record_step("r1", record("plan"))
+    assert await store.claim("r1", "resumer", timeout=5.0)
+
+
+async def test_writes_are_not_cancellable(store: LedgerStore) -> None:
+    """A write asked for in a cancelled scope still happens in full."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await store.record_step("r1", record("plan"))
+        await store.finish_run("r1", outcome="timeout", response={}, records=[record("risk")])
+    assert [r.step for r in (await stored(store, "r1")).records] == ["plan", "risk"]
+
+
+async def test_a_closed_store_refuses_calls(store: LedgerStore) -> None:
+    """After aclose (which may be called twice) every call raises RuntimeError."""
+    await store.aclose()
+    await store.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.create_run("r1", "wf", {}, 1.0)
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.load_run("r1")
