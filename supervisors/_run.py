@@ -55,6 +55,7 @@ async def run_workflow(
     adaptive: AdaptiveTimeouts | None = None,
     on_event: EventSink | None = None,
     store: LedgerStore | None = None,
+    first_attempts: Mapping[str, int] | None = None,
 ) -> RunReport:
     """Run ``workflow`` on ``data`` under ``trio.move_on_after(timeout)``.
 
@@ -83,6 +84,8 @@ async def run_workflow(
             (``create_run``, or a claim for a resume); each finished step is committed
             before it counts as completed, and the outcome with the steps cut short at
             the deadline is committed in one transaction when the run ends.
+        first_attempts: The attempt number each step starts at (1 by default): a resume
+            numbers on from an earlier run, so idempotency keys keep meaning one attempt.
     """
     timeout = check_timeout(timeout)
     step_timeouts = check_run_options(
@@ -104,6 +107,7 @@ async def run_workflow(
         emitter=Emitter(on_event),
         on_step=on_step,
         store=store,
+        first_attempts=first_attempts or {},
     )
     return await run.run(timeout, prior or {})
 
@@ -125,6 +129,7 @@ class _Run:
         emitter: Emitter,
         on_step: StepListener | None,
         store: LedgerStore | None,
+        first_attempts: Mapping[str, int],
     ) -> None:
         self.workflow = workflow
         self.data = data
@@ -137,6 +142,7 @@ class _Run:
         self.emitter = emitter
         self.on_step = on_step
         self.store = store
+        self.first_attempts = first_attempts
         # Steps cut short: committed with the outcome, in one transaction, at the end.
         self.cut: list[StepRecord] = []
         self.scope = trio.CancelScope()
@@ -280,7 +286,9 @@ class _Run:
             return True  # completed in an earlier run
         policy = step.retry or self.retry
         started = trio.current_time()
-        attempt = 0
+        # Attempts are numbered on from an earlier run's; the policy counts this run's.
+        before = self.first_attempts.get(step.name, 1) - 1
+        attempt = before
         ref = self.routes.get(step.message_type)
         agent = "" if ref is None else ref.name
 
@@ -353,7 +361,7 @@ class _Run:
                     error_type=outcome.error_type,
                 )
                 retryable = (
-                    attempt < policy.max_attempts
+                    attempt - before < policy.max_attempts
                     and outcome.failure is not None
                     and policy.retries(outcome.failure)
                 )

@@ -87,6 +87,9 @@ class SqliteStore:
         path: The database file; created with its tables when missing.
         synchronous: 'NORMAL' or 'FULL', as above.
         clock: The wall clock for ``created_at``, ``updated_at`` and claims.
+        threaded: False runs the SQL on the trio thread instead: the testing mode, for
+            tests on trio's autojump clock (which jumps ahead while a worker thread
+            commits, so virtual deadlines would fire at random).
     """
 
     def __init__(
@@ -95,12 +98,14 @@ class SqliteStore:
         *,
         synchronous: Synchronous = "NORMAL",
         clock: Clock = time.time,
+        threaded: bool = True,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             msg = f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}"
             raise ValueError(msg)
         self.path = os.fspath(path)
         self._clock = clock
+        self._threaded = threaded
         self._lock = trio.Lock()
         self._closed = False
         self._connection = _connect(self.path, synchronous)
@@ -117,7 +122,12 @@ class SqliteStore:
         """Run ``fn`` on the connection in a worker thread, one call at a time."""
         async with self._lock:
             self._check_open()
-            return await trio.to_thread.run_sync(fn, self._connection)
+            if self._threaded:
+                return await trio.to_thread.run_sync(fn, self._connection)
+            await trio.lowlevel.checkpoint_if_cancelled()
+            result = fn(self._connection)
+        await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
+        return result
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one transaction; it is not cancellable once called."""
@@ -204,7 +214,7 @@ class SqliteStore:
             # One statement: of two owners claiming at once, only one matches the WHERE.
             taken = connection.execute(
                 "UPDATE runs SET claimed_by = ?, claimed_until = ?, status = ?, timeout = ?,"
-                " resumes = resumes + 1, updated_at = ?"
+                " resumes = resumes + 1, updated_at = ?, response = NULL"
                 " WHERE workflow_id = ? AND status != ?"
                 " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)",
                 (
@@ -258,6 +268,7 @@ async def open_sqlite_store(
     *,
     synchronous: Synchronous = "NORMAL",
     clock: Clock = time.time,
+    threaded: bool = True,
 ) -> AsyncIterator[SqliteStore]:
     """Open a :class:`SqliteStore` on ``path`` and close it on exit.
 
@@ -267,7 +278,7 @@ async def open_sqlite_store(
             await store.create_run(run_id, "project_initialization", data, 30.0)
     """
     store = await trio.to_thread.run_sync(
-        partial(SqliteStore, path, synchronous=synchronous, clock=clock)
+        partial(SqliteStore, path, synchronous=synchronous, clock=clock, threaded=threaded)
     )
     try:
         yield store

@@ -37,8 +37,8 @@ class UnknownRunError(MiraError, LookupError):
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id
         super().__init__(
-            f"the ledger store holds no run with workflow_id {workflow_id!r}; "
-            "create_run() it first, or check the id (list_runs() shows the stored ones)"
+            f"no run with workflow_id {workflow_id!r} is stored; check the id "
+            "(the store's list_runs(), or 'mira-actors runs', shows the stored ones)"
         )
 
 
@@ -418,6 +418,7 @@ class MemoryStore:
         if taken:
             run.claimed_by, run.claimed_until = owner, claim_until(now, timeout)
             run.status, run.timeout, run.updated_at = RUNNING, timeout, now
+            run.response = None  # running again: the old outcome no longer stands
             run.resumes += 1
         await trio.lowlevel.cancel_shielded_checkpoint()
         return taken

@@ -95,6 +95,7 @@ class WorkflowSupervisor:
         history: LatencyHistory | None = None,
         adaptive: AdaptiveTimeouts | None = None,
         store: LedgerStore | None = None,
+        live_runs: set[str] | None = None,
     ) -> None:
         self.history = history if history is not None else LatencyHistory()
         self.store: LedgerStore = store if store is not None else MemoryStore()
@@ -103,9 +104,10 @@ class WorkflowSupervisor:
         self._runs = runs
         self._workflows: dict[str, Workflow] = {}
         self._routes: dict[str, ActorRef] = {}
-        # Runs whose first start is going on here. They hold no claim in the store (so
-        # that one whose process died can be resumed at once), so resume() checks here.
-        self._starting: set[str] = set()
+        # Runs going on in this process. A first start holds no claim in the store (so
+        # that a run whose process died can be resumed at once), so resume() checks here;
+        # supervisors that share a store in one process share this set too.
+        self._live: set[str] = live_runs if live_runs is not None else set()
         self._on_report = on_report
         for workflow in workflows:
             self.register_workflow(workflow)
@@ -186,13 +188,13 @@ class WorkflowSupervisor:
             return self._reported(
                 error_report(workflow_id, workflow.name, timeout, error, "unstorable_data")
             )
-        self._starting.add(workflow_id)
+        self._live.add(workflow_id)
         try:
             report = await self._run(
                 workflow, data, workflow_id, timeout, prior, on_step, step_timeouts, retry, on_event
             )
         finally:
-            self._starting.discard(workflow_id)
+            self._live.discard(workflow_id)
         return self._reported(report)
 
     async def resume(
@@ -230,14 +232,15 @@ class WorkflowSupervisor:
             )
             raise ValueError(msg)
         check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
+        if workflow_id in self._live:
+            raise ResumeConflictError(workflow_id)
         owner = uuid.uuid4().hex
-        if workflow_id in self._starting or not await self.store.claim(
-            workflow_id, owner, timeout=timeout
-        ):
+        if not await self.store.claim(workflow_id, owner, timeout=timeout):
             stored = await self._load(workflow_id)
             if stored.status == SUCCESS and stored.response is not None:
                 return _stored_report(stored)  # the other resume finished it
             raise ResumeConflictError(workflow_id)
+        self._live.add(workflow_id)
         try:
             stored = await self._load(workflow_id)  # as of the claim
             report = await self._run(
@@ -250,8 +253,10 @@ class WorkflowSupervisor:
                 step_timeouts,
                 retry,
                 on_event,
+                first_attempts=_next_attempts(stored),
             )
         finally:
+            self._live.discard(workflow_id)
             with trio.CancelScope(shield=True):
                 await self.store.release(workflow_id, owner)
         return self._reported(report)
@@ -273,6 +278,7 @@ class WorkflowSupervisor:
         step_timeouts: Mapping[str, float] | None,
         retry: RetryPolicy | None,
         on_event: EventSink | None,
+        first_attempts: Mapping[str, int] | None = None,
     ) -> RunReport:
         return await run_workflow(
             workflow,
@@ -288,6 +294,7 @@ class WorkflowSupervisor:
             adaptive=self.adaptive,
             on_event=on_event,
             store=self.store,
+            first_attempts=first_attempts,
         )
 
     def _reported(self, report: RunReport) -> RunReport:
@@ -327,6 +334,24 @@ class WorkflowSupervisor:
             )
 
 
+def _next_attempts(stored: StoredRun) -> dict[str, int]:
+    """The attempt number each unfinished step resumes at, so keys stay true to attempts.
+
+    A step cut short (by a deadline, a cancellation) is sent again as the same attempt,
+    with the same idempotency key: its agent may have done the work already. A step
+    whose agent answered a failure goes on to a new attempt and a new key.
+    """
+    next_attempts: dict[str, int] = {}
+    for record in stored.records:  # in the order written: the last record of a step wins
+        if record.completed:
+            next_attempts.pop(record.step, None)
+        elif record.finished:
+            next_attempts[record.step] = record.attempts + 1
+        else:
+            next_attempts[record.step] = max(record.attempts, 1)
+    return next_attempts
+
+
 def _stored_report(stored: StoredRun) -> RunReport:
     """The report of a run that finished before, as stored."""
     assert stored.response is not None
@@ -353,6 +378,7 @@ async def open_workflow_supervisor(
     history: LatencyHistory | None = None,
     adaptive: AdaptiveTimeouts | None = None,
     store: LedgerStore | None = None,
+    live_runs: set[str] | None = None,
 ) -> AsyncIterator[WorkflowSupervisor]:
     """Open a workflow supervisor for the body of an ``async with``.
 
@@ -384,6 +410,7 @@ async def open_workflow_supervisor(
             history=history,
             adaptive=adaptive,
             store=store,
+            live_runs=live_runs,
         )
         runs.start_soon(supervisor._serve_inbox)
         try:

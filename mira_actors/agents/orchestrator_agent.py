@@ -19,7 +19,6 @@ from supervisors import (
     MemoryStore,
     RetryPolicy,
     StepRecord,
-    UnknownRunError,
     Workflow,
     WorkflowSupervisor,
     check_run_options,
@@ -71,6 +70,9 @@ class OrchestratorAgent(BaseAgent):
         # Every run is kept here (in memory unless a durable store is given), so that
         # resume() can continue one that timed out, failed or crashed.
         self.store: LedgerStore = store if store is not None else MemoryStore()
+        # Runs going on in this orchestrator, across its per-call supervisors: a resume
+        # of one of them must wait until it ends.
+        self._live_runs: set[str] = set()
         self._agents: dict[str, BaseAgent] = {}
         self._workflows: dict[str, Workflow] = {}
         self._system: WorkflowSupervisor | None = None
@@ -138,6 +140,7 @@ class OrchestratorAgent(BaseAgent):
             history=self.history,
             adaptive=self.adaptive,
             store=self.store,
+            live_runs=self._live_runs,
         ) as system:
             for agent in self._agents.values():
                 await system.spawn(_same, agent, name=agent.agent_id, handles=agent.message_types)
@@ -296,8 +299,6 @@ class OrchestratorAgent(BaseAgent):
             ValueError: a bad ``timeout``, or the run's workflow is not registered.
         """
         timeout = check_timeout(timeout)
-        if await self.store.load_run(workflow_id) is None:
-            raise UnknownRunError(workflow_id)
         failure: Exception | None = None
         async with self._system_for_call() as system:
             try:

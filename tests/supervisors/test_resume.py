@@ -47,25 +47,6 @@ class WallClock:
         return self.now
 
 
-class InlineSqliteStore(SqliteStore):
-    """The SQLite store with its SQL run on the trio thread instead of a worker thread.
-
-    The autojump clock jumps to the next deadline whenever every task waits, and a task
-    waiting on a worker thread counts as waiting: a run's deadline could fire while a
-    commit is on its way, and virtual times would depend on the disk. Every statement,
-    transaction and row check is the store's own; only the thread is gone.
-    """
-
-    async def _call(self, fn: Callable[[Any], T]) -> T:
-        async with self._lock:
-            self._check_open()
-            await trio.lowlevel.checkpoint_if_cancelled()
-            result = fn(self._connection)
-        # As with the thread: once started, the call completes.
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return result
-
-
 @pytest.fixture
 def wall() -> WallClock:
     """The stores' wall clock, at t=1000 until a test moves it."""
@@ -82,7 +63,9 @@ def db(tmp_path: Path) -> Path:
 async def store(request: pytest.FixtureRequest, db: Path, wall: WallClock) -> AsyncIterator[Any]:
     """Each kind of store, empty, on the test's wall clock; closed after the test."""
     opened: LedgerStore = (
-        MemoryStore(clock=wall) if request.param == "memory" else InlineSqliteStore(db, clock=wall)
+        MemoryStore(clock=wall)
+        if request.param == "memory"
+        else SqliteStore(db, clock=wall, threaded=False)
     )
     try:
         yield opened
@@ -230,6 +213,34 @@ async def test_timeout_stores_the_cut_step_and_the_partial_progress(
     }
 
 
+class WriteLog(MemoryStore):
+    """A MemoryStore noting the virtual time and steps of each record_step and finish_run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[float, str, list[str]]] = []
+
+    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+        self.writes.append((trio.current_time(), "record_step", [record.step]))
+        await super().record_step(workflow_id, record)
+
+    async def finish_run(self, workflow_id: str, **kwargs: Any) -> None:
+        steps = [r.step for r in kwargs["records"]]
+        self.writes.append((trio.current_time(), f"finish_run {kwargs['outcome']}", steps))
+        await super().finish_run(workflow_id, **kwargs)
+
+
+async def test_the_cut_step_and_the_outcome_are_written_together_at_the_deadline(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Each step is written as it finishes; the cut one goes with the outcome, at the deadline."""
+    store = WriteLog()
+    async with system(store, 1, 5, 1) as (supervisor, _):
+        await supervisor.run("three", {"n": 1}, timeout=4)
+    await store.aclose()
+    assert store.writes == [(1, "record_step", ["a"]), (4, "finish_run timeout", ["b"])]
+
+
 async def test_resume_after_a_timeout_runs_only_the_rest(
     store: LedgerStore, autojump_clock: trio.abc.Clock
 ) -> None:
@@ -314,7 +325,10 @@ async def test_resume_after_an_error_runs_the_failed_step_again(
         assert trio.current_time() == 4
     assert counts(agents) == {"a": 1, "b": 2, "c": 1}
     assert resumed.outcome == "success"
-    assert steps(resumed) == [("a", "success", 0), ("b", "success", 1), ("c", "success", 1)]
+    # b's failed attempt 1 was answered, so the resume sends it as attempt 2 (a new key).
+    assert steps(resumed) == [("a", "success", 0), ("b", "success", 2), ("c", "success", 1)]
+    workflow_id = report.workflow_id
+    assert agents["b"].keys == [f"{workflow_id}:b:1", f"{workflow_id}:b:2"]
 
 
 async def test_resume_of_a_group_runs_only_its_unfinished_members(
@@ -593,7 +607,7 @@ async def test_an_unstorable_result_fails_its_step_and_resume_runs_it_again(
     [record] = run.records
     assert (record.status, record.error_type, record.result) == ("error", "unstorable_result", None)
     assert counts(agents) == {"a": 2, "b": 1, "c": 1}
-    assert steps(resumed) == [("a", "success", 1), ("b", "success", 1), ("c", "success", 1)]
+    assert steps(resumed) == [("a", "success", 2), ("b", "success", 1), ("c", "success", 1)]
 
 
 # Durability and damage (SQLite)
@@ -603,13 +617,13 @@ async def test_a_run_resumes_from_a_reopened_file(
     db: Path, wall: WallClock, autojump_clock: trio.abc.Clock
 ) -> None:
     """A run stored by one store and supervisor is resumed by new ones on the same file."""
-    first = InlineSqliteStore(db, clock=wall)
+    first = SqliteStore(db, clock=wall, threaded=False)
     try:
         async with system(first, 1, 1, 1) as (supervisor, before):
             workflow_id = await timed_out(supervisor, before)
     finally:
         await first.aclose()
-    second = InlineSqliteStore(db, clock=wall)
+    second = SqliteStore(db, clock=wall, threaded=False)
     try:
         async with system(second, 1, 1, 1) as (supervisor, after):
             report = await supervisor.resume(workflow_id, timeout=10)
@@ -645,7 +659,7 @@ async def test_a_malformed_step_row_is_run_again(
     error_type: str,
 ) -> None:
     """A step whose stored row is malformed counts as not completed: logged, then run again."""
-    store = InlineSqliteStore(db, clock=wall)
+    store = SqliteStore(db, clock=wall, threaded=False)
     try:
         async with system(store, 1, 1, 5) as (supervisor, agents):
             report = await supervisor.run("three", {"secret": SECRET}, timeout=4)
@@ -676,7 +690,7 @@ async def test_a_damaged_run_row_is_a_clear_error(
     db: Path, wall: WallClock, caplog: pytest.LogCaptureFixture, autojump_clock: trio.abc.Clock
 ) -> None:
     """A run whose own row is damaged raises DamagedRunError on resume and runs nothing."""
-    store = InlineSqliteStore(db, clock=wall)
+    store = SqliteStore(db, clock=wall, threaded=False)
     try:
         async with system(store, 1, 1, 1) as (supervisor, agents):
             workflow_id = await timed_out(supervisor, agents)

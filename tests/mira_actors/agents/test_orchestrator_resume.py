@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,28 +38,13 @@ MESSAGE = {
 STEPS = ["generate_plan", "assess_risks", "generate_report"]
 
 
-class InlineSqliteStore(SqliteStore):
-    """The SQLite store with its SQL run on the trio thread instead of a worker thread.
-
-    The autojump clock jumps to the next deadline whenever every task waits, and a task
-    waiting on a worker thread counts as waiting: a run's deadline could fire while a
-    commit is on its way. Every statement and row check is the store's own.
-    """
-
-    async def _call(self, fn: Callable[[Any], T]) -> T:
-        async with self._lock:
-            self._check_open()
-            await trio.lowlevel.checkpoint_if_cancelled()
-            result = fn(self._connection)
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return result
-
-
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     """Each kind of store, empty; closed after the test."""
     opened: LedgerStore = (
-        MemoryStore() if request.param == "memory" else InlineSqliteStore(tmp_path / "ledger.db")
+        MemoryStore()
+        if request.param == "memory"
+        else SqliteStore(tmp_path / "ledger.db", threaded=False)
     )
     try:
         yield opened
@@ -185,7 +170,7 @@ async def test_the_cut_step_is_resent_with_its_idempotency_key(
 
 
 async def test_resume_inside_running(store: LedgerStore, autojump_clock: trio.abc.Clock) -> None:
-    """Inside running(), resume uses the running agents and completes the run."""
+    """Inside running(), resume completes the run; resuming it again gives its response back."""
     team = Team(store, 100)
     async with team.orchestrator.running():
         timed_out = await team.orchestrator.process_async(MESSAGE, timeout=5)
@@ -278,11 +263,6 @@ async def test_concurrent_resumes_per_call_one_wins(
     assert team.counts() == [1, 2, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="per call, process_async and resume each open their own WorkflowSupervisor, so "
-    "a resume cannot see that the run's first start is still going; it runs every step again",
-)
 async def test_resuming_a_run_still_going_per_call_is_a_conflict(
     store: LedgerStore, autojump_clock: trio.abc.Clock
 ) -> None:
@@ -328,7 +308,7 @@ async def test_a_damaged_run_raises_damaged_run_error(
 ) -> None:
     """A run whose stored row is damaged raises DamagedRunError itself, and nothing runs."""
     db = tmp_path / "ledger.db"
-    store = InlineSqliteStore(db)
+    store = SqliteStore(db, threaded=False)
     try:
         team = Team(store, 100)
         workflow_id = (await team.orchestrator.process_async(MESSAGE, timeout=5))["workflow_id"]
