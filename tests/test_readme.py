@@ -12,7 +12,9 @@ import trio
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_examples_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Every python block of the README runs, in order, in one namespace."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 6
@@ -38,5 +40,10 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert "status" not in watched
     shown = capsys.readouterr().err
     assert "project_initialization finished: success" in shown
+
+    monkeypatch.chdir(tmp_path)  # the example writes runs.db where it runs
+    durable = trio.run(namespace["durable"], message)
+    assert [s["attempts"] for s in durable["steps"]] == [1, 1, 1]
+    assert "status" not in durable
     estimate = namespace["EstimateAgent"]().respond({"type": "estimate", "data": {"tasks": [1, 2]}})
     assert estimate["data"] == {"hours": 16}

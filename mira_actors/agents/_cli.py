@@ -1,94 +1,63 @@
-"""The ``mira-actors`` command: run one message through the built-in MIRA agents."""
+"""The ``mira-actors`` command line: run, resume and list workflow runs."""
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
 import json
-import logging
 import math
+import os
+import sqlite3
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import trio
 
-from supervisors import RetryPolicy
-
+from . import _commands
 from ._backend import BACKEND_NAMES
-from ._progress import ProgressDisplay
+from ._commands import EXIT_BAD_INPUT, EXIT_ERROR
+from ._log_output import configure_logging
 from ._ray_backend import init_ray
-from .orchestrator_agent import OrchestratorAgent
-from .project_plan_agent import ProjectPlanAgent
-from .risk_assessment_agent import RiskAssessmentAgent
-from .status_reporter_agent import StatusReporterAgent
-
-EXIT_SUCCESS = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_TIMEOUT = 3
-
-_BAD_INPUT_ERRORS = ("Invalid message format", "Invalid workflow message")
-# The attributes every LogRecord has; whatever else it carries came in through `extra`.
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    _configure_logging(args.log_format, sys.stderr)
-    try:
-        message = _load(args.file)
-    except (OSError, ValueError) as exc:
-        print(f"mira-actors: cannot read a JSON message from {args.file!r}: {exc}", file=sys.stderr)
+    configure_logging(args.log_format, sys.stderr)
+    command: Callable[[], Any]
+    if args.command == "run":
+        try:
+            message = _load(args.file)
+        except (OSError, ValueError) as exc:
+            print(
+                f"mira-actors: cannot read a JSON message from {args.file!r}: {exc}",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
+        command = functools.partial(_commands.run, args, message)
+    elif not os.path.exists(args.store):
+        print(f"mira-actors: no ledger store at {args.store!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        orchestrator = build_orchestrator(backend=args.backend)
-    except ImportError as exc:  # --backend ray without the ray extra
-        print(f"mira-actors: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.backend == "ray":
+    elif args.command == "resume":
+        command = functools.partial(_commands.resume, args)
+    else:
+        command = functools.partial(_commands.runs, args)
+    if getattr(args, "backend", None) == "ray":
         try:
             init_ray()  # before trio.run, in the main thread, as Ray needs
+        except ImportError as exc:  # --backend ray without the ray extra
+            print(f"mira-actors: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except Exception as exc:  # no cluster at MIRA_RAY_ADDRESS, or it would not start
             print(f"mira-actors: cannot start or reach Ray: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    options: dict[str, Any] = {"step_timeouts": dict(args.step_timeout)}
-    if args.retries:
-        options["retry"] = RetryPolicy(max_attempts=args.retries + 1, initial_interval=0.1)
-    if args.progress:
-        options["on_event"] = ProgressDisplay(sys.stderr)
     try:
-        response = trio.run(
-            functools.partial(orchestrator.process_async, message, args.timeout, **options)
-        )
-    except (TypeError, ValueError) as exc:
+        code: int = trio.run(command)
+    except (ImportError, TypeError, ValueError, OSError, sqlite3.Error) as exc:
         print(f"mira-actors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    json.dump(response, sys.stdout, indent=2, default=str)
-    print()
-    return exit_code(response)
-
-
-def build_orchestrator(backend: str | None = None) -> OrchestratorAgent:
-    """Return an orchestrator with the three built-in agents, on ``backend`` if given."""
-    orchestrator = OrchestratorAgent()
-    for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
-        orchestrator.register_agent(agent, backend=backend)
-    return orchestrator
-
-
-def exit_code(response: dict[str, Any]) -> int:
-    """Map a response to the exit code: success 0, error 1, bad input 2, timeout 3."""
-    status = response.get("status")
-    if status is None or status == "success":
-        return EXIT_SUCCESS
-    if status == "timeout":
-        return EXIT_TIMEOUT
-    if str(response.get("error", "")).startswith(_BAD_INPUT_ERRORS):
-        return EXIT_BAD_INPUT
-    return EXIT_ERROR
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,15 +66,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Run MIRA messages through the built-in agents, as trio actors.",
         epilog="Exit codes: 0 success, 1 error, 2 bad input, 3 timeout.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(
-        "run", help="run one message (a workflow or an agent message) and print the response"
+    logs = argparse.ArgumentParser(add_help=False)
+    logs.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="structured logs on stderr as text or as JSON lines (default text)",
     )
-    run.add_argument("file", help="a JSON file holding the message, or '-' for standard input")
-    run.add_argument(
+    steps = argparse.ArgumentParser(add_help=False, parents=[logs])
+    steps.add_argument(
         "--timeout", type=float, default=30.0, help="deadline in seconds (default 30; inf: none)"
     )
-    run.add_argument(
+    steps.add_argument(
         "--step-timeout",
         action="append",
         default=[],
@@ -113,30 +85,45 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=SECONDS",
         help="a step's own timeout per attempt (repeatable)",
     )
-    run.add_argument(
+    steps.add_argument(
         "--retries",
         type=_retries,
         default=0,
         metavar="N",
         help="retry each failed step up to N times, backing off from 0.1 s (default 0)",
     )
-    run.add_argument(
+    steps.add_argument(
         "--progress",
         action="store_true",
         help="show the run's progress on stderr (a live line when it is a terminal)",
     )
-    run.add_argument(
+    steps.add_argument(
         "--backend",
         choices=BACKEND_NAMES,
         default=None,
         help="where the built-in agents' steps run (default inline; ray reads MIRA_RAY_ADDRESS)",
     )
-    run.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="structured logs on stderr as text or as JSON lines (default text)",
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        parents=[steps],
+        help="run one message (a workflow or an agent message) and print the response",
     )
+    run.add_argument("file", help="a JSON file holding the message, or '-' for standard input")
+    run.add_argument(
+        "--store", metavar="PATH", help="keep the run in this SQLite file (default: in memory)"
+    )
+    resume = commands.add_parser(
+        "resume",
+        parents=[steps],
+        help="continue a stored run that timed out, failed or crashed; print the response",
+    )
+    resume.add_argument("workflow_id", help="the run's workflow_id (see 'runs')")
+    resume.add_argument("--store", metavar="PATH", required=True, help="the run's SQLite file")
+    runs = commands.add_parser(
+        "runs", parents=[logs], help="list the stored runs: status, steps done and age"
+    )
+    runs.add_argument("--store", metavar="PATH", required=True, help="the SQLite file")
     return parser
 
 
@@ -164,37 +151,3 @@ def _load(path: str) -> Any:
         return json.load(sys.stdin)
     with open(path, encoding="utf-8") as file:
         return json.load(file)
-
-
-def _configure_logging(log_format: str, stream: TextIO) -> None:
-    handler = logging.StreamHandler(stream)
-    if log_format == "json":
-        handler.setFormatter(JsonLinesFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("mira_actors")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-class JsonLinesFormatter(logging.Formatter):
-    """Format a record as one JSON object: time, level, logger, message and its extra fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS:
-                entry[key] = _json_safe(value)
-        return json.dumps(entry, default=str)
-
-
-def _json_safe(value: Any) -> Any:
-    # JSON has no infinity or NaN: an unbounded timeout is written as the string "inf".
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value

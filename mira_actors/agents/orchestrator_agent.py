@@ -285,12 +285,20 @@ class OrchestratorAgent(BaseAgent):
             )
         return report.response()
 
-    async def resume(self, workflow_id: str, timeout: float = DEFAULT_TIMEOUT) -> Response:
+    async def resume(
+        self,
+        workflow_id: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
+    ) -> Response:
         """Continue the run ``workflow_id`` where its ledger says, under a new deadline.
 
         Completed steps are not run again: their stored results feed the later steps,
         and the response lists every step in order. A run that already succeeded gives
-        back its stored response.
+        back its stored response. The keyword options are those of :meth:`process_async`.
 
         Raises:
             UnknownRunError: the store holds no such run.
@@ -302,7 +310,13 @@ class OrchestratorAgent(BaseAgent):
         failure: Exception | None = None
         async with self._system_for_call() as system:
             try:
-                report = await system.resume(workflow_id, timeout=timeout)
+                report = await system.resume(
+                    workflow_id,
+                    timeout=timeout,
+                    step_timeouts=step_timeouts,
+                    retry=retry,
+                    on_event=on_event,
+                )
             except (MiraError, ValueError) as exc:
                 failure = exc  # raised below, not wrapped by the supervisor's nursery
         if failure is not None:

@@ -26,7 +26,7 @@ from mira_actors.agents import (
     ThreadStatistics,
     resolve_backend,
 )
-from mira_actors.agents._cli import build_orchestrator
+from mira_actors.agents._commands import build_orchestrator
 from mira_actors.agents._step import run_step
 from mira_actors.agents.base_agent import Response
 from tests.mira_actors.agents.backend_agents import (

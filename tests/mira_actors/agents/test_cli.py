@@ -200,3 +200,49 @@ def test_backend_ray_without_the_extra_exits_2_saying_how_to_install_it() -> Non
         result.stderr
     )
     assert result.stdout == ""
+
+
+def test_store_resume_and_runs(tmp_path: Path) -> None:
+    """run --store keeps a timed-out run; runs lists it; resume completes it; runs shows so."""
+    store = str(tmp_path / "ledger.db")
+    first = run_cli("run", str(PROJECT), "--store", store, "--timeout", "0")
+    assert first.returncode == 3, first.stderr
+    workflow_id = json.loads(first.stdout)["workflow_id"]
+    listed = run_cli("runs", "--store", store)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["WORKFLOW_ID", "WORKFLOW", "STATUS", "STEPS_DONE", "RESUMES", "AGE"]
+    assert row.split()[:5] == [workflow_id, "project_initialization", "timeout", "0", "0"]
+    resumed = run_cli("resume", workflow_id, "--store", store)
+    assert resumed.returncode == 0, resumed.stderr
+    response = json.loads(resumed.stdout)
+    assert response["workflow_id"] == workflow_id
+    assert [(s["step"], s["status"]) for s in response["steps"]] == [
+        ("generate_plan", "success"),
+        ("assess_risks", "success"),
+        ("generate_report", "success"),
+    ]
+    again = run_cli("resume", workflow_id, "--store", store)
+    assert json.loads(again.stdout) == response  # a finished run gives back its response
+    row = run_cli("runs", "--store", store).stdout.splitlines()[1]
+    assert row.split()[:5] == [workflow_id, "project_initialization", "success", "3", "1"]
+
+
+@pytest.mark.parametrize("command", ["resume", "runs"])
+def test_missing_store_exits_2(tmp_path: Path, command: str) -> None:
+    """resume and runs on a path with no store exit 2 and create nothing."""
+    path = tmp_path / "absent.db"
+    args = ("resume", "some-id") if command == "resume" else ("runs",)
+    result = run_cli(*args, "--store", str(path))
+    assert result.returncode == 2
+    assert f"no ledger store at {str(path)!r}" in result.stderr
+    assert not path.exists()
+
+
+def test_resume_of_an_unknown_id_exits_2(tmp_path: Path) -> None:
+    """resume of an id the store does not hold exits 2 and says so."""
+    store = str(tmp_path / "ledger.db")
+    assert run_cli("run", str(PROJECT), "--store", store).returncode == 0
+    result = run_cli("resume", "nope", "--store", store)
+    assert result.returncode == 2
+    assert "no run with workflow_id 'nope' is stored" in result.stderr

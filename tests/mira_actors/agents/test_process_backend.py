@@ -11,7 +11,7 @@ from pathlib import Path
 import trio
 
 from mira_actors.agents import ProcessBackend
-from mira_actors.agents._cli import build_orchestrator
+from mira_actors.agents._commands import build_orchestrator
 from tests.mira_actors.agents.backend_agents import (
     RaisingAgent,
     UnpicklableAgent,

@@ -17,7 +17,7 @@ import trio
 pytest.importorskip("ray")  # the ray extra is optional; CI installs it
 
 from mira_actors.agents import RayBackend, StepContext, init_ray
-from mira_actors.agents._cli import build_orchestrator
+from mira_actors.agents._commands import build_orchestrator
 from tests.mira_actors.agents.backend_agents import (
     RaisingAgent,
     UnpicklableAgent,
