@@ -1,0 +1,84 @@
+"""One attempt of a step: an ask under the step's own timeout, and how it went."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from mira_actors import ActorCrashedError, ActorRef, MiraError
+
+from ._ledger import ERROR, SUCCESS, TIMEOUT
+from ._retry import StepFailedError, StepTimeoutError
+from ._workflow import read_agent_reply
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """How one attempt went.
+
+    Attributes:
+        status: 'success', or the failure's status ('error', 'timeout', or what the
+            agent answered).
+        result: The agent's data.
+        error: Why it failed.
+        error_type: The kind of failure: 'agent_error', 'step_timeout', or the class
+            name of what the ask raised.
+        failure: The failure as an exception, for retry policies to judge: the
+            handler's own exception when it raised.
+        seconds: How long a successful attempt took.
+    """
+
+    status: str
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    failure: BaseException | None = None
+    seconds: float = 0.0
+
+    @property
+    def completed(self) -> bool:
+        """Whether the attempt succeeded."""
+        return self.status == SUCCESS
+
+    @classmethod
+    def failed(cls, error: str, error_type: str, failure: BaseException) -> Attempt:
+        """An attempt whose ask raised ``failure``."""
+        return cls(status=ERROR, error=error, error_type=error_type, failure=failure)
+
+
+async def send_attempt(
+    ref: ActorRef, message: Any, *, headers: Mapping[str, Any], timeout: float
+) -> Attempt:
+    """Ask ``ref`` with ``message`` under ``timeout`` (and the caller's deadline)."""
+    began = trio.current_time()
+    with trio.move_on_after(timeout) as scope:
+        try:
+            reply = await ref.ask(message, headers=headers)
+        except ActorCrashedError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            return Attempt.failed(str(exc), type(exc).__name__, cause)
+        except (MiraError, trio.TooSlowError) as exc:
+            return Attempt.failed(str(exc), type(exc).__name__, exc)
+    if scope.cancelled_caught:
+        error = f"the attempt ran out of its {timeout:g} seconds"
+        return Attempt(
+            status=TIMEOUT,
+            error=error,
+            error_type="step_timeout",
+            failure=StepTimeoutError(error, "step_timeout"),
+        )
+    status, result, failure = read_agent_reply(reply)
+    seconds = trio.current_time() - began
+    if failure is None:
+        return Attempt(status=status, result=result, seconds=seconds)
+    return Attempt(
+        status=status,
+        result=result,
+        error=failure,
+        error_type="agent_error",
+        failure=StepFailedError(failure, "agent_error"),
+        seconds=seconds,
+    )
