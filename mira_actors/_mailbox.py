@@ -46,6 +46,7 @@ class Mailbox:
     """
 
     __slots__ = (
+        "_is_stopped",
         "_put",
         "_receive",
         "_send",
@@ -76,7 +77,9 @@ class Mailbox:
         self.capacity = capacity
         self._send, self._receive = trio.open_memory_channel[Any](capacity)
         self._put = self._send.send_nowait
-        self._stopped = trio.Event()
+        # Created only when someone waits: an idle actor needs no Event (~270 bytes).
+        self._stopped: trio.Event | None = None
+        self._is_stopped = False
         self.put_count = 0
         self.taken = 0
         self.dropped = 0
@@ -142,10 +145,17 @@ class Mailbox:
 
     def mark_stopped(self) -> None:
         """Record that no actor serves this mailbox any more."""
-        self._stopped.set()
+        self._is_stopped = True
+        if self._stopped is not None:
+            self._stopped.set()
 
     async def wait_stopped(self) -> None:
         """Wait until no actor serves this mailbox any more."""
+        if self._is_stopped:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._stopped is None:
+            self._stopped = trio.Event()
         await self._stopped.wait()
 
     def statistics(self) -> MailboxStatistics:

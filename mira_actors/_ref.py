@@ -46,7 +46,15 @@ class ActorRef:
         Waits while the mailbox is full (backpressure). Raises ActorStoppedError when
         the actor has stopped.
         """
-        await self._mailbox.put(message)
+        # Mailbox.put's fast path, inlined: one coroutine per tell instead of two.
+        mailbox = self._mailbox
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            mailbox._put(message)
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            await mailbox.put(message)  # waits for room, or raises ActorStoppedError
+            return
+        mailbox._count_put()
 
     def tell_nowait(self, message: Any) -> None:
         """Send ``message`` now, or raise MailboxFullError when the mailbox is full."""

@@ -70,6 +70,16 @@ class Request:
             await self._done.wait()
         except BaseException:
             self.abandon()
+            if self.scope is not None:
+                # The handler is running and now cancelled: give it the scheduling rounds
+                # it needs to unwind (one, or two when the asker ran first in the batch),
+                # so no agent code for this request runs after the asker has its answer.
+                # A handler that shields itself is still not waited for.
+                with trio.CancelScope(shield=True):
+                    for _ in range(2):
+                        if self._done.is_set():
+                            break
+                        await trio.lowlevel.checkpoint()
             raise
         if self._error is not None:
             raise self._error

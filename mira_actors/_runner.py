@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from time import perf_counter
 from typing import Any
 
 import trio
@@ -15,6 +16,11 @@ from ._headers import reset_headers, set_headers
 from ._mailbox import DEFAULT_CAPACITY, Mailbox
 from ._ref import ActorRef
 from ._request import Request
+
+_NOTHING: Any = object()
+
+
+SLICE = 0.0005  # seconds an actor may drain its mailbox before it lets others run
 
 
 async def run_actor(
@@ -37,38 +43,62 @@ async def run_actor(
         await actor.on_start()
         task_status.started(ref)
         drained = False
+        first: Any = _NOTHING
+        if mailbox.put_count == mailbox.taken:
+            # Idle until the first message, outside any cancel scope: an actor that never
+            # gets a message holds no scope (about 700 bytes with its status).
+            try:
+                first = await mailbox.receive_channel.receive()
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                drained = True
+            else:
+                mailbox.taken += 1
         while not drained and not actor._stop_requested:
             # One cancel scope serves message after message. A request borrows it, with
             # its asker's deadline, so that the asker giving up cancels just that handler;
             # then the scope is spent and a new one takes over. (A scope per request
             # costs more than the rest of an ask's round trip.)
             with trio.CancelScope() as scope:
-                drained = await _serve(actor, mailbox, scope)
+                drained = await _serve(actor, mailbox, scope, first)
+                first = _NOTHING
     except Exception as exc:
         await actor.on_failure(exc)
         raise
     await actor.on_stop()
 
 
-async def _serve(actor: Actor, mailbox: Mailbox, scope: trio.CancelScope) -> bool:
+async def _serve(
+    actor: Actor, mailbox: Mailbox, scope: trio.CancelScope, first: Any = _NOTHING
+) -> bool:
     """Serve messages until the mailbox ends (True) or the actor stops itself (False)."""
     receive = mailbox.receive_channel
+    pending = first
+    slice_end = perf_counter() + SLICE
     while not actor._stop_requested:
         # Drain what is queued without a schedule point per message (the buffer bounds
         # the batch; handlers that await still yield), but never take another message
-        # once cancelled: that would be work after the deadline.
-        await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            # The counters never overstate what is buffered (a sender that waited counts
-            # its put after the item is in), so this never raises WouldBlock and an idle
-            # mailbox costs no exception per message.
-            if mailbox.put_count > mailbox.taken:
-                item = receive.receive_nowait()
-            else:
-                item = await receive.receive()
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            return True  # closed and drained, or discarded under us
-        mailbox.taken += 1
+        # once cancelled: that would be work after the deadline. Once a time slice is
+        # used up, yield: a busy actor must not hold back every other task's deadline.
+        if perf_counter() > slice_end:
+            await trio.lowlevel.checkpoint()
+            slice_end = perf_counter() + SLICE
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        if pending is not _NOTHING:
+            item, pending = pending, _NOTHING
+        else:
+            try:
+                # The counters never overstate what is buffered (a sender that waited counts
+                # its put after the item is in), so this never raises WouldBlock and an idle
+                # mailbox costs no exception per message.
+                if mailbox.put_count > mailbox.taken:
+                    item = receive.receive_nowait()
+                else:
+                    item = await receive.receive()
+                    slice_end = perf_counter() + SLICE  # it waited: a fresh slice
+            except (trio.EndOfChannel, trio.ClosedResourceError):
+                return True  # closed and drained, or discarded under us
+            mailbox.taken += 1
         try:
             if type(item) is not Request:
                 await actor.handle(item)

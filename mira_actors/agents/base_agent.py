@@ -61,11 +61,12 @@ class BaseAgent(Actor):
         budget is already spent is not dispatched: the deadline's cancellation is due.
         """
         backend = resolve_backend(self.backend)
+        if type(backend) is InlineBackend:
+            # The hot path: the actor loop drops a request whose deadline has passed, and
+            # here the cancel scopes already are the budget.
+            return self.respond(message)
         if time_left() == 0:
             await trio.sleep_forever()  # cancelled at once: the deadline has passed
-        if type(backend) is InlineBackend:
-            # The hot path: here, the cancel scopes already are the budget.
-            return self.respond(message)
         return await backend.call(self, message, StepContext.for_message(self.agent_id, message))
 
     def respond(self, message: Any) -> Response:

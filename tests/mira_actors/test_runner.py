@@ -286,3 +286,46 @@ async def test_request_headers_reach_only_their_handler() -> None:
         await ref.ask("c")
     assert seen == [{"idempotency_key": "run:a:1"}, {}, {}]
     assert dict(request_headers()) == {}
+
+
+async def test_cancelled_handler_unwinds_before_its_asker_resumes(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """When the asker gives up, its handler has finished unwinding by the time it resumes."""
+    for _ in range(20):  # trio orders same-instant wakeups at random: try both orders
+        actor = Sleeper()
+        async with open_actor(actor) as ref:
+            with trio.move_on_after(1):
+                await ref.ask(10)
+            assert len(actor.cancelled_at) == 1  # already recorded when the asker resumed
+
+
+async def test_busy_actor_yields_when_its_time_slice_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An actor draining a full mailbox lets other tasks run once its time slice is up."""
+    seen: list[tuple[str, int]] = []
+    ticks = 0
+
+    class Busy(Actor):
+        async def handle(self, message: int) -> None:  # never awaits: pure CPU
+            seen.append(("handled", ticks))
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    for slice_seconds, interleaved in ((-1.0, True), (60.0, False)):
+        monkeypatch.setattr("mira_actors._runner.SLICE", slice_seconds)
+        seen.clear()
+        async with open_actor(Busy()) as ref, trio.open_nursery() as nursery:
+            for i in range(6):
+                ref.tell_nowait(i)
+            nursery.start_soon(ticker)
+            while len(seen) < 6:
+                await trio.lowlevel.checkpoint()
+            nursery.cancel_scope.cancel()
+        ticks_seen = [t for _, t in seen]
+        assert (len(set(ticks_seen)) > 3) is interleaved, ticks_seen
