@@ -54,6 +54,8 @@ def check_run_options(
         TypeError: a step timeout that is not a number, a ``retry`` that is not a
             RetryPolicy, or an ``on_event`` that is neither a callable nor a channel.
     """
+    if not step_timeouts and retry is None and on_event is None:
+        return {}  # the usual call: nothing to check
     step_timeouts = step_timeouts or {}
     if workflow is not None:
         unknown = sorted(set(step_timeouts) - set(workflow.step_names))
