@@ -19,7 +19,7 @@ def parse_cases(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(msg) from None
     bad = [n for n in numbers if n not in ALL_CASES]
     if bad or not numbers:
-        msg = f"--cases takes case numbers from 1 to 7, got {text!r}"
+        msg = f"--cases takes case numbers from 1 to 8, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return numbers
 

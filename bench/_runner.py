@@ -15,6 +15,7 @@ import attrs
 from ._case_deadline import blocking_case, lateness_case, measure_deadlines, work_after_case
 from ._case_messages import ask_case, tell_case
 from ._case_scale import scale_case
+from ._case_store import store_case
 from ._case_workflow import workflow_case
 from ._chart import draw
 from ._harness import now
@@ -22,7 +23,7 @@ from ._report import CHART_NAME, write
 from ._results import CaseResult
 from ._sizes import Sizes
 
-ALL_CASES = (1, 2, 3, 4, 5, 6, 7)
+ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -70,10 +71,10 @@ def _timed(build: Callable[[], CaseResult]) -> CaseResult:
 def run_cases(
     sizes: Sizes, numbers: Collection[int], progress: Callable[[str], None]
 ) -> list[CaseResult]:
-    """Run the cases in ``numbers`` (1-7) at ``sizes`` and return their results."""
+    """Run the cases in ``numbers`` (1-8) at ``sizes`` and return their results."""
     unknown = set(numbers) - set(ALL_CASES)
     if unknown:
-        msg = f"unknown case numbers {sorted(unknown)}; cases are 1-7"
+        msg = f"unknown case numbers {sorted(unknown)}; cases are 1-8"
         raise ValueError(msg)
     simple: dict[int, Callable[[Sizes], CaseResult]] = {
         1: tell_case,
@@ -81,6 +82,7 @@ def run_cases(
         3: workflow_case,
         6: scale_case,
         7: blocking_case,
+        8: store_case,
     }
     results: list[CaseResult] = []
     for number in sorted(set(numbers)):

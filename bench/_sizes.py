@@ -23,6 +23,8 @@ class Sizes:
         idle_actors: Case 6: idle actors (and raw tasks) per process.
         scale_warmup: Case 6: start one small process per kind first, to warm the
             file cache (the test sizes skip it).
+        store_commits: Case 8: ``record_step`` calls per store and repetition.
+        store_workflows: Case 8: sequential workflows per store and repetition.
     """
 
     repeats: int = 3
@@ -37,6 +39,8 @@ class Sizes:
     blocking_runs: int = 50
     idle_actors: int = 100_000
     scale_warmup: bool = True
+    store_commits: int = 2_000
+    store_workflows: int = 200
 
     @classmethod
     def full(cls) -> Sizes:
@@ -54,6 +58,8 @@ class Sizes:
             concurrent_timeouts=200,
             blocking_runs=5,
             idle_actors=5_000,
+            store_commits=300,
+            store_workflows=50,
         )
 
     @classmethod
@@ -72,4 +78,6 @@ class Sizes:
             blocking_runs=2,
             idle_actors=100,
             scale_warmup=False,
+            store_commits=20,
+            store_workflows=3,
         )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from bench import Metric, RunResult, Sizes, Target, run
 from bench import __main__ as bench_main
+from bench._case_store import store_case
 from bench._harness import lateness_summary, run_interleaved
 from bench._results import percentile
 from bench._runner import ALL_CASES
@@ -25,7 +27,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 
 
 def test_every_case_reports(tiny_run: RunResult) -> None:
-    """A full run yields one result per case, 1 to 7, each with metrics and ratios."""
+    """A full run yields one result per case, 1 to 8, each with metrics and ratios."""
     assert [case.number for case in tiny_run.cases] == list(ALL_CASES)
     for case in tiny_run.cases:
         assert case.metrics
@@ -66,6 +68,8 @@ def test_json_has_the_documented_shape(tiny_run: RunResult) -> None:
         "scale.ratio.memory",
         "blocking.work_after.thread",
         "blocking.work_after.process",
+        "store.commit.ratio.p50",
+        "store.workflow.ratio",
     ):
         assert key in keys
     for case in data["cases"]:
@@ -106,11 +110,46 @@ def test_main_runs_the_chosen_cases(
     assert "## Case 2:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("text", ["", "0", "8", "1,x"])
+@pytest.mark.parametrize("text", ["", "0", "9", "1,x"])
 def test_bad_case_lists_are_refused(text: str) -> None:
-    """--cases refuses numbers outside 1-7 and text that is not numbers."""
+    """--cases refuses numbers outside 1-8 and text that is not numbers."""
     with pytest.raises(SystemExit):
         bench_main.main(["--cases", text])
+
+
+def test_store_case_reports_commits_and_workflows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case 8 reports positive, finite per-commit times, rates and ratios; leaves no files."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    case = store_case(Sizes.tiny())
+    assert case.number == 8
+    by_key = {m.key: m for m in case.metrics}
+    assert set(by_key) == {
+        "store.commit.sqlite.p50",
+        "store.commit.sqlite.p99",
+        "store.commit.memory.p50",
+        "store.commit.memory.p99",
+        "store.commit.ratio.p50",
+        "store.commit.ratio.p99",
+        "store.workflow.sqlite",
+        "store.workflow.memory",
+        "store.workflow.ratio",
+    }
+    assert {m.key for m in case.ratios} == {
+        "store.commit.ratio.p50",
+        "store.commit.ratio.p99",
+        "store.workflow.ratio",
+    }
+    assert by_key["store.commit.sqlite.p50"].unit == "µs"
+    assert by_key["store.workflow.memory"].unit == "runs/s"
+    for metric in case.metrics:
+        assert metric.target is None, metric.key
+        assert len(metric.samples) == Sizes.tiny().repeats, metric.key
+        for value in metric.samples:
+            assert math.isfinite(value), metric.key
+            assert value > 0, metric.key
+    assert list(tmp_path.iterdir()) == []  # every temporary folder was removed
 
 
 def test_scale_worker_prints_one_json_sample(capsys: pytest.CaptureFixture[str]) -> None:
