@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from mira_actors import time_left, wall_clock_deadline
+from mira_actors import request_headers, time_left, using_headers, wall_clock_deadline
 
 if TYPE_CHECKING:
     from .base_agent import BaseAgent, Response
@@ -21,20 +21,21 @@ class StepContext:
     """The step as a backend carries it to a worker, beside the agent and the message.
 
     Small and picklable, so that it reaches a worker thread, a worker process or a Ray
-    task alike. (The step's idempotency key will travel here too, once steps have one.)
+    task alike.
 
     Attributes:
         agent_id: The agent that answers the step.
         message_type: The message's type, when it has one: it names the step.
         deadline: When the step's budget runs out, in seconds since the epoch
             (:func:`time.time`); ``math.inf`` for no deadline.
+        headers: The request's headers (a workflow step's ``idempotency_key`` among
+            them), which ``request_headers()`` returns in the worker.
     """
 
     agent_id: str
     message_type: str | None = None
     deadline: float = math.inf
-    # The step's idempotency key belongs here once steps have one, so that it reaches
-    # every backend's worker beside the budget.
+    headers: dict[str, Any] = attrs.Factory(dict)
 
     @classmethod
     def for_message(cls, agent_id: str, message: Any) -> StepContext:
@@ -44,6 +45,7 @@ class StepContext:
             agent_id=agent_id,
             message_type=kind if isinstance(kind, str) else None,
             deadline=time.time() + time_left(),
+            headers=dict(request_headers()),
         )
 
     def failure(self, backend: str, exc: BaseException) -> str:
@@ -61,7 +63,7 @@ def run_step(agent: BaseAgent, message: Any, step: StepContext) -> Response:
     Inside, :func:`mira_actors.time_left` counts down to the step's deadline. A step
     whose budget is already spent when a worker picks it up is not run.
     """
-    with wall_clock_deadline(step.deadline):
+    with wall_clock_deadline(step.deadline), using_headers(step.headers):
         if time_left() == 0:
             return agent.error_response("the step's deadline passed before a worker started it")
         return agent.respond(message)

@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from mira_actors import time_left
+from mira_actors import request_headers, time_left
 from mira_actors.agents import Backend, BaseAgent, OrchestratorAgent
 from mira_actors.agents.base_agent import Response
 from supervisors import Step, Workflow
@@ -24,6 +24,7 @@ class WorkerAgent(BaseAgent):
     handlers = {
         "pid": "pid",
         "budget": "budget",
+        "key": "key",
         "sleep": "sleep",
         "fail": "fail",
         "die": "die",
@@ -34,6 +35,9 @@ class WorkerAgent(BaseAgent):
 
     def budget(self, data: Any) -> float:
         return time_left()
+
+    def key(self, data: Any) -> Any:
+        return request_headers().get("idempotency_key")
 
     def sleep(self, data: dict[str, Any]) -> str:
         """Write this worker's pid to data['pid_file'], sleep, then write 'finished'."""

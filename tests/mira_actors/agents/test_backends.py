@@ -361,3 +361,21 @@ async def test_thread_twenty_concurrent_workflows() -> None:
     responses = await twenty_concurrent_workflows(build_orchestrator("thread"), timeout=30)
     assert len(responses) == 20
     assert succeeded(responses)
+
+
+async def test_thread_worker_reads_the_steps_idempotency_key() -> None:
+    """In the thread backend's worker, request_headers() holds the step's idempotency key."""
+    orchestrator = orchestrator_for(WorkerAgent(), "thread")
+    async with orchestrator.running():
+        response = await orchestrator.process_async(workflow("key"), timeout=30)
+    [step] = response["steps"]
+    assert step["result"] == f"{response['workflow_id']}:key_step:1"
+
+
+async def test_inline_worker_reads_the_steps_idempotency_key() -> None:
+    """In the inline backend's worker, request_headers() holds the step's idempotency key."""
+    orchestrator = orchestrator_for(WorkerAgent(), "inline")
+    async with orchestrator.running():
+        response = await orchestrator.process_async(workflow("key"), timeout=30)
+    [step] = response["steps"]
+    assert step["result"] == f"{response['workflow_id']}:key_step:1"

@@ -106,3 +106,12 @@ async def test_process_twenty_concurrent_workflows() -> None:
     responses = await twenty_concurrent_workflows(build_orchestrator("process"), timeout=30)
     assert len(responses) == 20
     assert succeeded(responses)
+
+
+async def test_process_worker_reads_the_steps_idempotency_key() -> None:
+    """In the process backend's worker, request_headers() holds the step's idempotency key."""
+    orchestrator = orchestrator_for(WorkerAgent(), "process")
+    async with orchestrator.running():
+        response = await orchestrator.process_async(workflow("key"), timeout=30)
+    [step] = response["steps"]
+    assert step["result"] == f"{response['workflow_id']}:key_step:1"

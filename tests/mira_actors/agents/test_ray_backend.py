@@ -156,3 +156,12 @@ def test_init_ray_reads_the_address_from_the_argument_or_the_environment(
         monkeypatch.setenv("MIRA_RAY_ADDRESS", environment)
     init_ray(address)
     assert calls == [expected]
+
+
+async def test_ray_worker_reads_the_steps_idempotency_key(ray: ModuleType) -> None:
+    """In the ray backend's worker, request_headers() holds the step's idempotency key."""
+    orchestrator = orchestrator_for(WorkerAgent(), "ray")
+    async with orchestrator.running():
+        response = await orchestrator.process_async(workflow("key"), timeout=30)
+    [step] = response["steps"]
+    assert step["result"] == f"{response['workflow_id']}:key_step:1"
