@@ -19,9 +19,13 @@ from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._ref import ActorRef as ActorRef
 from ._runner import open_actor as open_actor
 from ._runner import run_actor as run_actor
+from ._safe_repr import SAFE_REPR_LIMIT as SAFE_REPR_LIMIT
+from ._safe_repr import safe_repr as safe_repr
+from ._safe_repr import safe_str as safe_str
 
 __all__ = [
     "DEFAULT_CAPACITY",
+    "SAFE_REPR_LIMIT",
     "Actor",
     "ActorCrashedError",
     "ActorRef",
@@ -33,6 +37,8 @@ __all__ = [
     "open_actor",
     "request_headers",
     "run_actor",
+    "safe_repr",
+    "safe_str",
     "time_left",
     "using_headers",
     "wall_clock_deadline",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from mira_actors import safe_repr, safe_str
 
 from ._events import check_sink
 from ._ledger import ERROR, SUCCESS, TIMEOUT, StepRecord
@@ -24,15 +25,21 @@ def check_timeout(timeout: Any) -> float:
 
     Raises:
         TypeError: not an int or float (bool included).
-        ValueError: negative or NaN. ``math.inf`` is allowed and means no deadline.
+        ValueError: negative, NaN, or an int too large for a float. ``math.inf`` is
+            allowed and means no deadline.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         msg = f"Timeout must be a number of seconds, got {type(timeout).__name__}"
         raise TypeError(msg)
-    if math.isnan(timeout) or timeout < 0:
-        msg = f"Timeout must be non-negative, got {timeout}"
+    if timeout != timeout or timeout < 0:  # NaN is the one value unequal to itself
+        msg = f"Timeout must be non-negative, got {safe_repr(timeout)}"
         raise ValueError(msg)
-    return float(timeout) + 0.0  # + 0.0 turns -0.0 into 0.0, so no response says "-0.0"
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int past 1.8e308
+        msg = f"Timeout is too large, got {safe_repr(timeout)}; use math.inf for no deadline"
+        raise ValueError(msg) from None
+    return seconds + 0.0  # + 0.0 turns -0.0 into 0.0, so no response says "-0.0"
 
 
 def check_run_options(
@@ -62,7 +69,8 @@ def check_run_options(
         if unknown:
             msg = (
                 f"step_timeouts names steps that workflow {workflow.name!r} does not have: "
-                f"{', '.join(map(repr, unknown))}; its steps are {workflow.step_names}"
+                f"{safe_str(', '.join(map(safe_repr, unknown)))}; "
+                f"its steps are {workflow.step_names}"
             )
             raise ValueError(msg)
     if retry is not None and not isinstance(retry, RetryPolicy):

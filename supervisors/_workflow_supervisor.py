@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef
+from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
 
 from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
@@ -175,10 +175,10 @@ class WorkflowSupervisor:
         workflow = self._workflows.get(workflow_type) if isinstance(workflow_type, str) else None
         if workflow is None:
             known = ", ".join(sorted(self._workflows)) or "none"
-            name = workflow_type if isinstance(workflow_type, str) else repr(workflow_type)
-            error = f"Unknown workflow type: {workflow_type!r} (known: {known})"
+            error = f"Unknown workflow type: {safe_repr(workflow_type)} (known: {known})"
+            shown = safe_str(workflow_type)
             return self._reported(
-                error_report(workflow_id, name, timeout, error, "unknown_workflow")
+                error_report(workflow_id, shown, timeout, error, "unknown_workflow")
             )
         check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
         try:
@@ -317,11 +317,23 @@ class WorkflowSupervisor:
                 self._runs.start_soon(self._answer, request)
 
     async def _answer(self, request: WorkflowRequest) -> None:
+        # One producer's request, whatever its values, must not end the runs of others:
+        # every exception becomes the error reply (trio.Cancelled is not an Exception).
         try:
-            report = await self.run(request.workflow_type, request.data, timeout=request.timeout)
-        except (TypeError, ValueError) as exc:
+            report = await self._run_request(request)
+        except Exception as exc:
             report = error_report(
-                uuid.uuid4().hex, str(request.workflow_type), 0.0, str(exc), "invalid_timeout"
+                uuid.uuid4().hex,
+                safe_str(getattr(request, "workflow_type", None)),
+                0.0,
+                f"The workflow request could not be run: {safe_repr(exc)}",
+                "invalid_request",
+            )
+            # No traceback: its exception messages may quote the request's values.
+            logger.error(  # noqa: TRY400
+                "workflow request failed: %s",
+                type(exc).__name__,
+                extra={"workflow_id": report.workflow_id, "error_type": "invalid_request"},
             )
         reply = WorkflowReply(request=request, response=report.response(), report=report)
         try:
@@ -332,6 +344,21 @@ class WorkflowSupervisor:
                 "workflow reply dropped: the reply channel is closed",
                 extra={"workflow_id": report.workflow_id},
             )
+        except Exception as exc:  # a reply channel of the producer's own that failed
+            logger.error(  # noqa: TRY400 - as above
+                "workflow reply dropped: the reply channel raised %s",
+                type(exc).__name__,
+                extra={"workflow_id": report.workflow_id, "error_type": "invalid_reply_to"},
+            )
+
+    async def _run_request(self, request: WorkflowRequest) -> RunReport:
+        try:
+            timeout = check_timeout(request.timeout)
+        except (TypeError, ValueError) as exc:
+            return error_report(
+                uuid.uuid4().hex, safe_str(request.workflow_type), 0.0, str(exc), "invalid_timeout"
+            )
+        return await self.run(request.workflow_type, request.data, timeout=timeout)
 
 
 def _next_attempts(stored: StoredRun) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from mira_actors import Actor, time_left
+from mira_actors import Actor, safe_str, time_left
 
 from ._backend import Backend, resolve_backend
 from ._local_backends import InlineBackend
@@ -77,7 +77,7 @@ class BaseAgent(Actor):
             self.handlers.get(message["type"]) if isinstance(message["type"], str) else None
         )
         if method_name is None:
-            return self.error_response(f"Unknown message type: {message['type']}")
+            return self.error_response(f"Unknown message type: {safe_str(message['type'])}")
         method: Callable[[Any], Any] = getattr(self, method_name)
         try:
             result = method(message["data"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from mira_actors import MiraError
+from mira_actors import MiraError, safe_str
 from supervisors import (
     DEFAULT_TIMEOUT,
     AdaptiveTimeouts,
@@ -237,7 +237,7 @@ class OrchestratorAgent(BaseAgent):
                 f"No agent registered for message type {message_type!r}: "
                 f"register {agent} with register_agent()"
             )
-        return f"Unknown message type: {message_type}"
+        return f"Unknown message type: {safe_str(message_type)}"
 
     async def _execute_workflow_async(
         self,
