@@ -9,6 +9,7 @@ import trio
 
 from ._exceptions import ActorStoppedError, MailboxFullError
 from ._request import Request
+from .instrumentation import _hooks
 
 DEFAULT_CAPACITY = 1000
 
@@ -46,6 +47,7 @@ class Mailbox:
     """
 
     __slots__ = (
+        "__weakref__",  # instrumentation observes a mailbox's depth while it lives
         "_is_stopped",
         "_put",
         "_receive",
@@ -85,6 +87,9 @@ class Mailbox:
         self.dropped = 0
         self.peak = 0
         self.closed = False
+        hooks = _hooks.hooks
+        if hooks is not None:
+            hooks.mailbox_opened(self)
 
     @property
     def receive_channel(self) -> trio.MemoryReceiveChannel[Any]:

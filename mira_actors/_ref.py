@@ -10,6 +10,7 @@ import trio
 
 from ._mailbox import Mailbox, MailboxStatistics
 from ._request import Request
+from .instrumentation import Instrumentation, _hooks
 
 
 class ActorRef:
@@ -75,6 +76,9 @@ class ActorRef:
             trio.TooSlowError: the deadline the request was sent with passed while the
                 caller itself was not cancelled (its deadline had been moved later).
         """
+        hooks = _hooks.hooks
+        if hooks is not None:
+            return await self._ask_instrumented(hooks, message, headers)
         request = Request(
             message,
             trio.current_effective_deadline(),
@@ -82,6 +86,27 @@ class ActorRef:
         )
         await self._mailbox.put(request)
         return await request.wait()
+
+    async def _ask_instrumented(
+        self, hooks: Instrumentation, message: Any, headers: Mapping[str, Any] | None
+    ) -> Any:
+        trace = hooks.ask_sent(self.name, headers)
+        if trace is not None:
+            headers = trace.headers  # with the trace context, for the handler and its workers
+        request = Request(
+            message,
+            trio.current_effective_deadline(),
+            None if headers is None else MappingProxyType(dict(headers)),
+        )
+        request.trace = trace
+        try:
+            await self._mailbox.put(request)
+            reply = await request.wait()
+        except BaseException as exc:
+            hooks.ask_ended(trace, exc)
+            raise
+        hooks.ask_ended(trace, None)
+        return reply
 
     async def stop(self) -> None:
         """Close the mailbox and wait until the actor has handled what was queued.

@@ -8,6 +8,8 @@ from typing import Any
 
 import trio
 
+from .instrumentation import AskTrace
+
 
 class Request:
     """One ask in flight, shared by the asker and the actor serving it.
@@ -25,6 +27,7 @@ class Request:
         "headers",
         "message",
         "scope",
+        "trace",
     )
 
     def __init__(
@@ -35,6 +38,7 @@ class Request:
         self.headers = headers
         self.abandoned = False
         self.scope: trio.CancelScope | None = None
+        self.trace: AskTrace | None = None  # set by instrumentation, when it traces the ask
         self._done = trio.Event()
         self._value: Any = None
         self._error: BaseException | None = None

@@ -121,6 +121,9 @@ async def _serve_request(
     if bounded:
         scope.deadline = request.deadline
     token = None if request.headers is None else set_headers(request.headers)
+    trace = request.trace
+    if trace is not None:
+        trace.handling()
     try:
         request.reply(await actor.handle(request.message))
     except Exception as exc:
@@ -129,6 +132,8 @@ async def _serve_request(
         request.fail(failed)
         raise
     finally:
+        if trace is not None:
+            trace.handled()
         if token is not None:
             reset_headers(token)
         request.scope = None

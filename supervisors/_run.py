@@ -10,6 +10,7 @@ import attrs
 import trio
 
 from mira_actors import ActorRef
+from mira_actors.instrumentation import RunTrace
 
 from ._events import (
     Emitter,
@@ -30,6 +31,7 @@ from ._report import OUT_OF_TIME, RunReport, check_run_options, check_timeout
 from ._retry import NO_RETRY, RetryPolicy
 from ._steps import StepAttempts
 from ._store import LedgerStore
+from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
 
 StepListener = Callable[[StepRecord], None]
@@ -104,7 +106,7 @@ async def run_workflow(
         store=store,
         first_attempts=first_attempts or {},
     )
-    return await run.run(timeout, prior or {})
+    return await run_traced(run, timeout, prior or {})
 
 
 class _Run(StepAttempts):
@@ -145,6 +147,7 @@ class _Run(StepAttempts):
         # The record that ended the run early, and the error text that goes with it.
         self.failure: StepRecord | None = None
         self.failure_error = ""
+        self.trace: RunTrace | None = None  # the run's span, while something records it
 
     def event_fields(self) -> dict[str, Any]:
         return {

@@ -10,12 +10,14 @@ import attrs
 import trio
 
 from mira_actors import ActorRef
+from mira_actors.instrumentation import RunTrace
 
 from ._attempt import Attempt, send_attempt
 from ._events import Emitter, StepCompleted, StepFailed, StepRetried, StepStarted
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._ledger import CANCELLED, CUT_SHORT, DEADLINE, ERROR, SUCCESS, TIMEOUT, Ledger, StepRecord
 from ._retry import RetryPolicy
+from ._tracing import attempt_traced
 from ._workflow import Step, Workflow
 
 
@@ -37,6 +39,7 @@ class StepAttempts:
     cut: list[StepRecord]
     failure: StepRecord | None
     failure_error: str
+    trace: RunTrace | None
 
     def event_fields(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -230,8 +233,18 @@ class StepAttempts:
         self.emitter.emit(
             StepStarted(**self.event_fields(), step=step.name, attempt=attempt, budget=budget)
         )
-        return await send_attempt(
-            ref, message, headers=self.headers(step, attempt), timeout=timeout
+        headers = self.headers(step, attempt)
+        sending = send_attempt(ref, message, headers=headers, timeout=timeout)
+        if self.trace is None:
+            return await sending
+        return await attempt_traced(
+            self.trace,
+            self.scope,
+            step=step.name,
+            attempt=attempt,
+            headers=headers,
+            budget=budget,
+            sending=sending,
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, Mailbox, run_actor
+from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, Mailbox, instrumentation, run_actor
 
 from ._exceptions import RestartIntensityError
 from ._policy import Restart, Strategy
@@ -158,6 +158,8 @@ class Supervisor:
 
     async def _start(self, child: _Child, *, first: bool = False) -> Exception | None:
         """Start one incarnation of ``child``; return what its start raised, if anything."""
+        if not first and (hooks := instrumentation.current()) is not None:
+            hooks.actor_restarted(self.name, child.name)
         child.scope = trio.CancelScope()
         # Only a group restart waits for a sibling's exit.
         child.exited = None if self.strategy is Strategy.ONE_FOR_ONE else trio.Event()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from mira_actors import instrumentation
+
 from ._step import StepContext, run_step
 
 if TYPE_CHECKING:
@@ -90,6 +92,8 @@ class ThreadBackend:
                     state.abandoned = True
                     self._abandoned += 1
                     self._abandoned_running += 1
+            if state.abandoned and (hooks := instrumentation.current()) is not None:
+                hooks.thread_step_abandoned(step.agent_id)
             raise
 
     def _run(self, agent: BaseAgent, message: Any, step: StepContext, state: _ThreadStep) -> Any:

@@ -6,11 +6,18 @@ import math
 import pickle
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from mira_actors import request_headers, time_left, using_headers, wall_clock_deadline
+from mira_actors import (
+    instrumentation,
+    request_headers,
+    time_left,
+    using_headers,
+    wall_clock_deadline,
+)
 
 if TYPE_CHECKING:
     from .base_agent import BaseAgent, Response
@@ -63,7 +70,14 @@ def run_step(agent: BaseAgent, message: Any, step: StepContext) -> Response:
     Inside, :func:`mira_actors.time_left` counts down to the step's deadline. A step
     whose budget is already spent when a worker picks it up is not run.
     """
-    with wall_clock_deadline(step.deadline), using_headers(step.headers):
+    hooks = instrumentation.current()
+    # A span of the run's trace, whose context came in the headers (``traceparent``).
+    span: AbstractContextManager[Any] = (
+        nullcontext()
+        if hooks is None
+        else hooks.worker_step(step.headers, step.agent_id, step.message_type)
+    )
+    with wall_clock_deadline(step.deadline), using_headers(step.headers), span:
         if time_left() == 0:
             return agent.error_response("the step's deadline passed before a worker started it")
         return agent.respond(message)
