@@ -142,4 +142,3 @@ async def test_reply_channel_that_raises_is_logged_and_dropped(
     [dropped] = [r for r in caplog.records if r.name == "supervisors.workflow"]
     assert dropped.levelno == logging.ERROR
     assert dropped.getMessage() == "workflow reply dropped: the reply channel raised RuntimeError"
-
