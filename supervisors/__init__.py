@@ -22,6 +22,7 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._retry import StepFailedError as StepFailedError
 from ._retry import StepTimeoutError as StepTimeoutError
 from ._run import run_workflow as run_workflow
+from ._sqlite_file import StoreFileError as StoreFileError
 from ._sqlite_store import SqliteStore as SqliteStore
 from ._sqlite_store import open_sqlite_store as open_sqlite_store
 from ._store import DamagedRunError as DamagedRunError
@@ -71,6 +72,7 @@ __all__ = [
     "StepRetried",
     "StepStarted",
     "StepTimeoutError",
+    "StoreFileError",
     "StoredRun",
     "Strategy",
     "Supervisor",

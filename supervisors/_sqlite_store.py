@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
 from ._ledger import SUCCESS, StepRecord
+from ._sqlite_file import Synchronous, connect
 from ._sqlite_rows import read_run, read_runs
 from ._store import (
     RUNNING,
@@ -27,41 +28,6 @@ from ._store import (
 )
 
 T = TypeVar("T")
-Synchronous = Literal["NORMAL", "FULL"]
-
-# How long a write waits for another process's write lock before it fails.
-BUSY_TIMEOUT = 5.0
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    workflow_id TEXT PRIMARY KEY,
-    workflow_type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    timeout REAL NOT NULL,
-    status TEXT NOT NULL,
-    response TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    resumes INTEGER NOT NULL DEFAULT 0,
-    claimed_by TEXT,
-    claimed_until REAL
-);
-CREATE TABLE IF NOT EXISTS steps (
-    id INTEGER PRIMARY KEY,
-    workflow_id TEXT NOT NULL REFERENCES runs (workflow_id),
-    step TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    ended_at REAL NOT NULL,
-    attempts INTEGER NOT NULL,
-    result TEXT NOT NULL,
-    error TEXT,
-    error_type TEXT
-);
-CREATE INDEX IF NOT EXISTS steps_by_run ON steps (workflow_id, id);
-"""
-SCHEMA_VERSION = 1
 
 INSERT_STEP = (
     "INSERT INTO steps (workflow_id, step, agent, status, started_at, ended_at, attempts,"
@@ -84,12 +50,20 @@ class SqliteStore:
     :func:`open_sqlite_store`, which closes it; several processes may share one file.
 
     Args:
-        path: The database file; created with its tables when missing.
+        path: The database file; created with its tables when the path does not exist.
+            A file that is there must be a ledger store (see below).
         synchronous: 'NORMAL' or 'FULL', as above.
         clock: The wall clock for ``created_at``, ``updated_at`` and claims.
         threaded: False runs the SQL on the trio thread instead: the testing mode, for
             tests on trio's autojump clock (which jumps ahead while a worker thread
             commits, so virtual deadlines would fire at random).
+        read_only: Open an existing store for reading only: nothing in or beside the
+            file is created or changed, and every write fails.
+
+    Raises:
+        StoreFileError: the file is not a ledger store of ours (another application's
+            database, an empty or damaged file, a newer schema, a table missing), or it
+            cannot be opened or created. The file is left as it was.
     """
 
     def __init__(
@@ -99,6 +73,7 @@ class SqliteStore:
         synchronous: Synchronous = "NORMAL",
         clock: Clock = time.time,
         threaded: bool = True,
+        read_only: bool = False,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             msg = f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}"
@@ -108,7 +83,8 @@ class SqliteStore:
         self._threaded = threaded
         self._lock = trio.Lock()
         self._closed = False
-        self._connection = _connect(self.path, synchronous)
+        self._connection = connect(self.path, synchronous=synchronous, read_only=read_only)
+        self._connection.text_factory = _decode_text
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -269,8 +245,11 @@ async def open_sqlite_store(
     synchronous: Synchronous = "NORMAL",
     clock: Clock = time.time,
     threaded: bool = True,
+    read_only: bool = False,
 ) -> AsyncIterator[SqliteStore]:
     """Open a :class:`SqliteStore` on ``path`` and close it on exit.
+
+    Raises StoreFileError for a file that is not a ledger store (see :class:`SqliteStore`).
 
     Usage::
 
@@ -278,41 +257,19 @@ async def open_sqlite_store(
             await store.create_run(run_id, "project_initialization", data, 30.0)
     """
     store = await trio.to_thread.run_sync(
-        partial(SqliteStore, path, synchronous=synchronous, clock=clock, threaded=threaded)
+        partial(
+            SqliteStore,
+            path,
+            synchronous=synchronous,
+            clock=clock,
+            threaded=threaded,
+            read_only=read_only,
+        )
     )
     try:
         yield store
     finally:
         await store.aclose()
-
-
-def _connect(path: str, synchronous: Synchronous) -> sqlite3.Connection:
-    """Open ``path`` in WAL mode with the tables in place."""
-    # isolation_level=None: no implicit transactions; each write says BEGIN itself.
-    connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-    )
-    try:
-        _prepare(connection, path, synchronous)
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-def _prepare(connection: sqlite3.Connection, path: str, synchronous: Synchronous) -> None:
-    connection.text_factory = _decode_text
-    connection.execute("PRAGMA journal_mode = WAL")
-    # NORMAL in WAL mode: a commit is written to the log (not yet synced) before it
-    # returns, which is what surviving SIGKILL needs; FULL syncs for power loss.
-    connection.execute(f"PRAGMA synchronous = {synchronous}")
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
-        msg = f"{path!r} holds ledger schema version {version}; this code reads {SCHEMA_VERSION}"
-        raise RuntimeError(msg)
-    connection.executescript(
-        f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-    )
 
 
 class _Undecodable:

@@ -104,7 +104,7 @@ async def resume(args: argparse.Namespace) -> int:
 
 async def runs(args: argparse.Namespace) -> int:
     """`runs`: print a table of the stored runs, newest first."""
-    async with open_sqlite_store(args.store) as store:
+    async with open_sqlite_store(args.store, read_only=True) as store:
         stored = await store.list_runs()
     print(runs_table(stored, now=time.time()))
     return EXIT_SUCCESS

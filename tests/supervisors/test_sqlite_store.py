@@ -228,14 +228,6 @@ async def test_a_damaged_run_row_is_a_clear_error_and_left_out_of_lists(
     ] * 2
 
 
-def test_a_newer_schema_is_refused(db: Path) -> None:
-    """A file written by a newer schema version is refused with a clear error."""
-    with raw(db) as connection:
-        connection.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="schema version 99"):
-        SqliteStore(db)
-
-
 CHILD = """
 import sys, trio
 from supervisors import StepRecord
