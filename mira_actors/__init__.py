@@ -5,6 +5,8 @@ The runtime alone: actors, mailboxes, references and errors. Supervisors live in
 """
 
 from ._actor import Actor as Actor
+from ._budget import DeadlineExceededError as DeadlineExceededError
+from ._budget import check_deadline as check_deadline
 from ._budget import time_left as time_left
 from ._budget import wall_clock_deadline as wall_clock_deadline
 from ._exceptions import ActorCrashedError as ActorCrashedError
@@ -30,10 +32,12 @@ __all__ = [
     "ActorCrashedError",
     "ActorRef",
     "ActorStoppedError",
+    "DeadlineExceededError",
     "Mailbox",
     "MailboxFullError",
     "MailboxStatistics",
     "MiraError",
+    "check_deadline",
     "open_actor",
     "request_headers",
     "run_actor",

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import trio
 
+from ._exceptions import MiraError
+
 # Off the trio thread there is no cancel scope to ask, so the deadline travels as a value:
 # seconds since the epoch (time.time()), which means the same in every process and host.
 _wall_clock_deadline = contextvars.ContextVar("mira_actors_wall_clock_deadline", default=math.inf)
@@ -28,6 +30,48 @@ def time_left() -> float:
     except RuntimeError:  # not in a trio task: a worker running a step, or plain code
         return max(0.0, _wall_clock_deadline.get() - time.time())
     return max(0.0, deadline - trio.current_time())
+
+
+class DeadlineExceededError(MiraError, TimeoutError):
+    """Raised by :func:`check_deadline` when the step's budget is spent.
+
+    It is not an agent's failure: ``BaseAgent`` lets it through its own error handling,
+    and the step ends as a timeout, like a cancelled async handler. Code that catches
+    ``Exception`` in its loops should re-raise it.
+    """
+
+    def __init__(self, message: str = "the step's deadline has passed") -> None:
+        # The message is an argument so that the error pickles back from a worker process.
+        super().__init__(message)
+
+
+def check_deadline() -> None:
+    """Raise :class:`DeadlineExceededError` once the current step's budget is spent.
+
+    For synchronous agent code, which a deadline cannot interrupt: call it in loops, so
+    the work stops at the deadline on every backend (inline on the trio thread, and in a
+    worker thread, process or Ray task, where the budget travels with the step). It
+    costs about one clock read; with no deadline it never raises.
+
+    Usage::
+
+        def generate(self, data):
+            for item in data["items"]:
+                check_deadline()
+                ...
+    """
+    # Workers first: a worker thread has no trio task to ask, and asking costs an exception.
+    deadline = _wall_clock_deadline.get()
+    if deadline != math.inf:
+        if time.time() >= deadline:
+            raise DeadlineExceededError
+        return
+    try:
+        deadline = trio.current_effective_deadline()
+    except RuntimeError:  # plain code outside trio, with no deadline
+        return
+    if deadline != math.inf and trio.current_time() >= deadline:
+        raise DeadlineExceededError
 
 
 @contextmanager

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ._local_backends import InlineBackend, ThreadBackend
 from ._process_backend import ProcessBackend
 from ._ray_backend import RayBackend
+from ._response import Response, StepAgent
 
 if TYPE_CHECKING:
     from ._step import StepContext
-    from .base_agent import BaseAgent, Response
 
 
 @runtime_checkable
@@ -28,7 +28,7 @@ class Backend(Protocol):
 
     name: str
 
-    async def call(self, agent: BaseAgent, message: Any, step: StepContext) -> Response:
+    async def call(self, agent: StepAgent, message: Any, step: StepContext) -> Response:
         """Answer ``message`` with ``agent``, here or in a worker, under ``step``'s budget."""
         ...
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 import trio_parallel
 
+from ._response import Response, StepAgent
 from ._step import StepContext, StepShippingError, run_pickled_step
-
-if TYPE_CHECKING:
-    from .base_agent import BaseAgent, Response
 
 
 class ProcessBackend:
@@ -44,7 +42,7 @@ class ProcessBackend:
         self._context = context
         self._limiter = limiter
 
-    async def call(self, agent: BaseAgent, message: Any, step: StepContext) -> Response:
+    async def call(self, agent: StepAgent, message: Any, step: StepContext) -> Response:
         """Answer ``message`` in a worker process; at the deadline, kill the worker."""
         try:
             job = pickle.dumps((agent, message, step), protocol=pickle.HIGHEST_PROTOCOL)

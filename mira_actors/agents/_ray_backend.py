@@ -10,14 +10,12 @@ import logging
 import os
 import pickle
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
+from ._response import Response, StepAgent
 from ._step import StepContext, StepShippingError, run_pickled_step
-
-if TYPE_CHECKING:
-    from .base_agent import BaseAgent, Response
 
 logger = logging.getLogger("mira_actors.agents.ray")
 
@@ -61,7 +59,7 @@ def init_ray(address: str | None = None, **options: Any) -> None:
 class RayStep:
     """A step submitted as a Ray task: its ``ref``, and its response when it comes."""
 
-    def __init__(self, backend: RayBackend, ref: Any, agent: BaseAgent, step: StepContext) -> None:
+    def __init__(self, backend: RayBackend, ref: Any, agent: StepAgent, step: StepContext) -> None:
         self.ref = ref
         self._ray = backend.ray
         self._backend = backend
@@ -125,7 +123,7 @@ class RayBackend:
         self._options = {"max_retries": 0, **options}
         self._task: Any = None
 
-    def submit(self, agent: BaseAgent, message: Any, step: StepContext) -> RayStep:
+    def submit(self, agent: StepAgent, message: Any, step: StepContext) -> RayStep:
         """Submit the step as a Ray task and return it, without waiting.
 
         Raises:
@@ -140,7 +138,7 @@ class RayBackend:
             self._task = self.ray.remote(run_pickled_step).options(**self._options)
         return RayStep(self, self._task.remote(job), agent, step)
 
-    async def call(self, agent: BaseAgent, message: Any, step: StepContext) -> Response:
+    async def call(self, agent: StepAgent, message: Any, step: StepContext) -> Response:
         """Answer ``message`` in a Ray task; at the deadline, force-cancel the task."""
         try:
             submitted = self.submit(agent, message, step)

@@ -7,7 +7,7 @@ import pickle
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -19,8 +19,7 @@ from mira_actors import (
     wall_clock_deadline,
 )
 
-if TYPE_CHECKING:
-    from .base_agent import BaseAgent, Response
+from ._response import Response, StepAgent
 
 
 @attrs.frozen(kw_only=True)
@@ -64,7 +63,7 @@ class StepContext:
         )
 
 
-def run_step(agent: BaseAgent, message: Any, step: StepContext) -> Response:
+def run_step(agent: StepAgent, message: Any, step: StepContext) -> Response:
     """Answer ``message`` with ``agent.respond`` under the step's budget, in a worker.
 
     Inside, :func:`mira_actors.time_left` counts down to the step's deadline. A step

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import trio
 
-from mira_actors import Actor, safe_str, time_left
+from mira_actors import Actor, DeadlineExceededError, safe_str, time_left
 
 from ._backend import Backend, resolve_backend
 from ._local_backends import InlineBackend
+from ._response import Response as Response
 from ._step import StepContext
-
-Response = dict[str, Any]
 
 
 class BaseAgent(Actor):
@@ -31,6 +31,10 @@ class BaseAgent(Actor):
     :class:`Backend`. An agent whose methods block sets ``backend = 'process'`` (stopped
     at a deadline) or ``'thread'`` (which cannot be stopped);
     ``OrchestratorAgent.register_agent(agent, backend=...)`` overrides it for one agent.
+
+    Synchronous methods that loop call ``mira_actors.check_deadline()`` in their loops:
+    it raises :class:`~mira_actors.DeadlineExceededError` once the step's budget is
+    spent, on every backend, and the step then ends as a timeout (not as an error).
 
     Usage::
 
@@ -58,16 +62,33 @@ class BaseAgent(Actor):
         """Answer ``message`` with :meth:`respond`, on the agent's backend.
 
         The step's budget (``mira_actors.time_left()``) travels with it. A step whose
-        budget is already spent is not dispatched: the deadline's cancellation is due.
+        budget is already spent is not dispatched, and a step that runs out of it (its
+        code raised :class:`~mira_actors.DeadlineExceededError`, or an inline step
+        returned after its deadline) ends as the deadline's cancellation, never as an
+        answer that came too late.
         """
         backend = resolve_backend(self.backend)
-        if type(backend) is InlineBackend:
-            # The hot path: the actor loop drops a request whose deadline has passed, and
-            # here the cancel scopes already are the budget.
-            return self.respond(message)
-        if time_left() == 0:
-            await trio.sleep_forever()  # cancelled at once: the deadline has passed
-        return await backend.call(self, message, StepContext.for_message(self.agent_id, message))
+        try:
+            if type(backend) is InlineBackend:
+                # The hot path: the actor loop drops a request whose deadline has passed,
+                # and here the cancel scopes already are the budget.
+                response = self.respond(message)
+                if time_left() == 0:  # it blocked the loop past its deadline
+                    await trio.lowlevel.checkpoint()  # where the deadline's cancel lands
+                return response
+            if time_left() == 0:
+                await trio.sleep_forever()  # cancelled at once: the deadline has passed
+            step = StepContext.for_message(self.agent_id, message)
+            return await backend.call(self, message, step)
+        except DeadlineExceededError as exc:
+            return await self._out_of_time(exc)
+
+    async def _out_of_time(self, exc: DeadlineExceededError) -> Response:
+        # The step's code saw its deadline pass by the wall clock; trio's cancellation is
+        # due now, or in a moment when the two clocks differ by a hair.
+        if time_left() != math.inf:
+            await trio.sleep_forever()
+        return self.error_response(str(exc))  # no deadline here: code raised it itself
 
     def respond(self, message: Any) -> Response:
         """Answer ``message`` synchronously; failures become 'error' responses."""
@@ -81,6 +102,8 @@ class BaseAgent(Actor):
         method: Callable[[Any], Any] = getattr(self, method_name)
         try:
             result = method(message["data"])
+        except DeadlineExceededError:
+            raise  # not a failure of the agent: handle() ends the step as a timeout
         except Exception as exc:  # an agent answers with its failure; it never raises
             return self.error_response(str(exc) or type(exc).__name__)
         return self.success_response(result)

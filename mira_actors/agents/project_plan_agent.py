@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mira_actors import check_deadline
+
 from ._validation import require_dict, require_list, require_str, require_weeks
 from .base_agent import BaseAgent
 
@@ -51,6 +53,7 @@ class ProjectPlanAgent(BaseAgent):
         milestones: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []
         for i, goal in enumerate(goals, 1):
+            check_deadline()  # a big plan stops at the step's deadline, on any backend
             if not isinstance(goal, str):
                 msg = f"generate_plan goals[{i - 1}] must be a str, got {type(goal).__name__}"
                 raise TypeError(msg)

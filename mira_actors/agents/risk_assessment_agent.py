@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from mira_actors import check_deadline
+
 from ._validation import require_dict, require_list, require_str, require_weeks
 from .base_agent import BaseAgent
 
@@ -96,6 +98,7 @@ class RiskAssessmentAgent(BaseAgent):
         risks: list[dict[str, Any]] = []
         points = 0
         for risk_pattern in RISK_PATTERNS:
+            check_deadline()  # a long description is searched once per pattern
             for keyword in risk_pattern.keywords:
                 if keyword in description:
                     risks.append(

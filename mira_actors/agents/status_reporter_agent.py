@@ -6,6 +6,8 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mira_actors import check_deadline
+
 from ._validation import require_dict, require_list, require_str
 from .base_agent import BaseAgent
 
@@ -82,6 +84,7 @@ class StatusReporterAgent(BaseAgent):
         completed = in_progress = not_started = 0
         completed_names: list[Any] = []
         for index, task in enumerate(tasks):
+            check_deadline()
             if not isinstance(task, dict):
                 msg = f"generate_report tasks[{index}] must be a dict, got {type(task).__name__}"
                 raise TypeError(msg)
@@ -100,6 +103,7 @@ class StatusReporterAgent(BaseAgent):
         last_week = week_number + MILESTONE_LOOKAHEAD_WEEKS
         upcoming_milestones: list[dict[str, Any]] = []
         for index, milestone in enumerate(milestones):
+            check_deadline()
             if not isinstance(milestone, dict):
                 msg = (
                     f"generate_report milestones[{index}] must be a dict, "
@@ -121,6 +125,7 @@ class StatusReporterAgent(BaseAgent):
 
         risks_and_blockers: list[dict[str, Any]] = []
         for index, risk in enumerate(risks):
+            check_deadline()
             if not isinstance(risk, dict):
                 msg = f"generate_report risks[{index}] must be a dict, got {type(risk).__name__}"
                 raise TypeError(msg)
@@ -175,6 +180,7 @@ class StatusReporterAgent(BaseAgent):
         frequency = require_str(data.get("frequency", "weekly"), "schedule_report frequency")
         recipients = require_list(data.get("recipients", []), "schedule_report recipients")
         for index, recipient in enumerate(recipients):
+            check_deadline()
             if not isinstance(recipient, str):
                 msg = (
                     f"schedule_report recipients[{index}] must be a str, "

@@ -70,6 +70,13 @@ class GateAgent(BaseAgent):
         return "released"
 
 
+def threads_idle(backend: ThreadBackend, seconds: float = 10.0) -> None:
+    """Wait (in a thread, real time, bounded) until none of the backend's threads run."""
+    give_up = time.monotonic() + seconds
+    while backend.statistics().running and time.monotonic() < give_up:
+        time.sleep(0.001)
+
+
 class NapAgent(BaseAgent):
     """An async step: naps for data['seconds'], journaling virtual times."""
 
@@ -323,12 +330,17 @@ async def test_thread_step_past_the_deadline_returns_at_it_and_is_counted(
         mock_clock.jump(1.5)
     assert trio.current_time() == 1.5
     assert responses[0]["status"] == "timeout"
-    assert backend.statistics() == ThreadStatistics(abandoned=1, abandoned_running=1)
+    assert backend.statistics() == ThreadStatistics(
+        max_threads=1, running=1, abandoned=1, abandoned_running=1
+    )
     agent.release.set()
     # The limiter's one token comes back only when the abandoned thread has finished.
+    await trio.to_thread.run_sync(threads_idle, backend)
     response = await orchestrator.process_async(workflow("wait"), timeout=math.inf)
     assert response["steps"][0]["result"] == "released"
-    assert backend.statistics() == ThreadStatistics(abandoned=1, abandoned_running=0)
+    assert backend.statistics() == ThreadStatistics(
+        max_threads=1, running=0, abandoned=1, abandoned_running=0
+    )
 
 
 async def test_thread_step_not_started_by_the_deadline_never_starts(
@@ -349,11 +361,16 @@ async def test_thread_step_not_started_by_the_deadline_never_starts(
             await trio.testing.wait_all_tasks_blocked()
             mock_clock.jump(1)
     assert trio.current_time() == 1
-    assert backend.statistics() == ThreadStatistics(abandoned=1, abandoned_running=1)
+    assert backend.statistics() == ThreadStatistics(
+        max_threads=1, running=1, abandoned=1, abandoned_running=1
+    )
     agent.release.set()
+    await trio.to_thread.run_sync(threads_idle, backend)
     await backend.call(agent, {"type": "wait", "data": None}, StepContext(agent_id="gate"))
     assert agent.started == 2  # the abandoned step and this one; never the dropped one
-    assert backend.statistics() == ThreadStatistics(abandoned=1, abandoned_running=0)
+    assert backend.statistics() == ThreadStatistics(
+        max_threads=1, running=0, abandoned=1, abandoned_running=0
+    )
 
 
 async def test_thread_twenty_concurrent_workflows() -> None:
