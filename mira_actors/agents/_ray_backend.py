@@ -22,6 +22,9 @@ logger = logging.getLogger("mira_actors.agents.ray")
 ADDRESS_VARIABLE = "MIRA_RAY_ADDRESS"
 """The environment variable that :func:`init_ray` reads the cluster's address from."""
 
+DEFAULT_MAX_WAITING = 64
+"""How many steps a :class:`RayBackend` has in flight at once unless told otherwise."""
+
 # A local instance is for a laptop, tests and examples: no dashboard, and no worker
 # output copied to the driver's console.
 _LOCAL_DEFAULTS: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -74,7 +77,9 @@ class RayStep:
         milliseconds after this returns, on a local instance.
         """
         try:
-            packed = await trio.to_thread.run_sync(self._get, abandon_on_cancel=True)
+            packed = await trio.to_thread.run_sync(
+                self._get, abandon_on_cancel=True, limiter=self._backend.waiters()
+            )
         except trio.Cancelled:
             try:
                 self._ray.cancel(self.ref, force=True)
@@ -109,7 +114,11 @@ class RayBackend:
     retried behind its caller's back (``max_retries=0``), and ``respond`` runs on a copy
     of the agent, so changes it makes to the agent's state stay in the worker.
 
+    Each step in flight has a thread of the backend's own waiting for its result (at
+    most ``max_waiting``; never trio's default thread limiter).
+
     Args:
+        max_waiting: How many steps may be in flight at once; more wait for a turn.
         options: Ray task options (``num_cpus``, ``num_gpus``, ``resources``, ...).
 
     Raises:
@@ -118,10 +127,27 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, max_waiting: int = DEFAULT_MAX_WAITING, **options: Any) -> None:
+        if isinstance(max_waiting, bool) or not isinstance(max_waiting, int) or max_waiting < 1:
+            msg = f"max_waiting must be an int >= 1, got {max_waiting!r}"
+            raise ValueError(msg)
         self.ray = _import_ray()
         self._options = {"max_retries": 0, **options}
         self._task: Any = None
+        self._max_waiting = max_waiting
+        # One limiter per trio run, as the thread backend has (see there why).
+        self._waiters: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
+            "mira_actors_ray_waiters"
+        )
+
+    def waiters(self) -> trio.CapacityLimiter:
+        """Return the limiter of the threads that wait for results in this trio run."""
+        try:
+            return self._waiters.get()
+        except LookupError:
+            limiter = trio.CapacityLimiter(self._max_waiting)
+            self._waiters.set(limiter)
+            return limiter
 
     def submit(self, agent: StepAgent, message: Any, step: StepContext) -> RayStep:
         """Submit the step as a Ray task and return it, without waiting.
