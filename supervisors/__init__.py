@@ -30,6 +30,7 @@ from ._store import LedgerStore as LedgerStore
 from ._store import MemoryStore as MemoryStore
 from ._store import ResumeConflictError as ResumeConflictError
 from ._store import StoredRun as StoredRun
+from ._store import StoreUnavailableError as StoreUnavailableError
 from ._store import UnknownRunError as UnknownRunError
 from ._supervisor import ChildStatus as ChildStatus
 from ._supervisor import Supervisor as Supervisor
@@ -73,6 +74,7 @@ __all__ = [
     "StepStarted",
     "StepTimeoutError",
     "StoreFileError",
+    "StoreUnavailableError",
     "StoredRun",
     "Strategy",
     "Supervisor",

@@ -30,7 +30,7 @@ from ._ledger import (
 from ._report import OUT_OF_TIME, RunReport, check_run_options, check_timeout
 from ._retry import NO_RETRY, RetryPolicy
 from ._steps import StepAttempts
-from ._store import LedgerStore
+from ._store import LedgerStore, StoreUnavailableError
 from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
 
@@ -190,12 +190,7 @@ class _Run(StepAttempts):
             raise
         report = self.report(timeout)
         if self.store is not None:
-            await self.store.finish_run(
-                self.ledger.workflow_id,
-                outcome=report.outcome,
-                response=report.response(),
-                records=self.cut,
-            )
+            report = await self.commit(report)
         self.emitter.emit(
             RunFinished(
                 **self.event_fields(),
@@ -203,6 +198,29 @@ class _Run(StepAttempts):
                 completed_steps=tuple(report.completed_steps),
             )
         )
+        return report
+
+    async def commit(self, report: RunReport) -> RunReport:
+        """Commit the run's outcome by its deadline (plus the store's small floor).
+
+        A store that cannot commit in time makes the report an 'error' that says so
+        (error_type 'store_unavailable'); the store retries the commit on its own.
+        """
+        assert self.store is not None
+        try:
+            with trio.CancelScope(deadline=self.scope.deadline):  # bounds the store's waits
+                await self.store.finish_run(
+                    self.ledger.workflow_id,
+                    outcome=report.outcome,
+                    response=report.response(),
+                    records=self.cut,
+                )
+        except StoreUnavailableError as exc:
+            error = (
+                f"the run ended ({report.outcome}) but could not be committed in time: {exc}; "
+                "the store keeps trying, and until it lands the run can be resumed"
+            )
+            return attrs.evolve(report, outcome=ERROR, error=error, error_type="store_unavailable")
         return report
 
     def report(self, timeout: float) -> RunReport:
@@ -240,6 +258,16 @@ class _Run(StepAttempts):
         if self.store is not None:
             try:
                 await self.store.record_step(self.ledger.workflow_id, record)
+            except StoreUnavailableError as exc:
+                # Not committed, so not completed: it goes with the outcome's commit.
+                record = attrs.evolve(
+                    record,
+                    status=ERROR,
+                    result=None,
+                    error=f"its record could not be committed in time: {exc}",
+                    error_type="store_unavailable",
+                )
+                self.cut.append(record)
             except (TypeError, ValueError) as exc:
                 record = attrs.evolve(
                     record,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import sqlite3
 import time
@@ -13,12 +15,14 @@ from typing import Any, TypeVar
 import trio
 
 from ._ledger import SUCCESS, StepRecord
-from ._sqlite_file import Synchronous, connect
+from ._sql_thread import SqlThread
+from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
 from ._sqlite_rows import read_run, read_runs
 from ._store import (
     RUNNING,
     Clock,
     StoredRun,
+    StoreUnavailableError,
     UnknownRunError,
     check_outcome,
     claim_until,
@@ -28,6 +32,16 @@ from ._store import (
 )
 
 T = TypeVar("T")
+
+logger = logging.getLogger("supervisors.store")
+
+# The least time a write gets, even past its deadline: the final commit of a run that
+# timed out comes after its deadline, and must have a moment to land.
+COMMIT_FLOOR = 0.02
+# How much longer a write waits for its thread than SQLite waits for the lock.
+LOCK_SLACK = 0.01
+# How long each background try of a commit that missed its deadline waits for the lock.
+RETRY_BUSY_TIMEOUT = 0.1
 
 INSERT_STEP = (
     "INSERT INTO steps (workflow_id, step, agent, status, started_at, ended_at, attempts,"
@@ -45,9 +59,18 @@ class SqliteStore:
     the file inconsistent. ``'FULL'`` also syncs the log to disk on every commit, so
     commits survive power loss too, at the cost of one fsync per step.
 
-    Every call runs on one connection in a worker thread, one at a time (a
-    ``trio.Lock``), so the trio thread never blocks on the disk. Open it with
-    :func:`open_sqlite_store`, which closes it; several processes may share one file.
+    Every call runs on one connection in a thread that the store owns, one at a time
+    in the order they came, so the trio thread never blocks on the disk and nothing else
+    in the process (abandoned agent threads filling trio's thread limiter, say) can
+    starve the ledger. Open it with :func:`open_sqlite_store`, which closes it; several
+    processes may share one file.
+
+    A call waits for another connection's lock at most until the caller's deadline
+    (a write gets at least :data:`COMMIT_FLOOR` seconds, and ``create_run`` at most the
+    run's timeout), then raises :class:`~supervisors.StoreUnavailableError`. When
+    ``finish_run`` misses its deadline, the store keeps trying that commit in the
+    background until it lands or the store closes; a run whose outcome never landed
+    stays 'running' and can be resumed.
 
     Args:
         path: The database file; created with its tables when the path does not exist.
@@ -81,10 +104,11 @@ class SqliteStore:
         self.path = os.fspath(path)
         self._clock = clock
         self._threaded = threaded
-        self._lock = trio.Lock()
         self._closed = False
         self._connection = connect(self.path, synchronous=synchronous, read_only=read_only)
         self._connection.text_factory = _decode_text
+        self._busy_timeout = BUSY_TIMEOUT
+        self._thread = SqlThread(f"sqlite-store {self.path}") if threaded else None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -94,23 +118,53 @@ class SqliteStore:
             msg = f"the ledger store {self.path!r} is closed"
             raise RuntimeError(msg)
 
-    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the connection in a worker thread, one call at a time."""
-        async with self._lock:
-            self._check_open()
-            if self._threaded:
-                return await trio.to_thread.run_sync(fn, self._connection)
-            await trio.lowlevel.checkpoint_if_cancelled()
-            result = fn(self._connection)
-        await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
-        return result
+    async def _call(self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf) -> T:
+        """Run ``fn`` on the connection on the store's thread, waiting for locks at most
+        ``budget`` seconds (and the caller's deadline).
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one transaction; it is not cancellable once called."""
-        # A step that completed as the deadline fired is still written: the wait is for
-        # at most a few commits, well under a millisecond each.
-        with trio.CancelScope(shield=True):
-            result = await self._call(partial(_transaction, fn))
+        Raises:
+            StoreUnavailableError: another connection held the lock all that time.
+        """
+        self._check_open()
+        budget = min(budget, _time_left())
+        job = partial(self._locked_call, fn, min(budget, BUSY_TIMEOUT))
+        if self._thread is None:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            result = job()
+            await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
+            return result
+        return await self._thread.run(job)
+
+    def _locked_call(self, fn: Callable[[sqlite3.Connection], T], busy_timeout: float) -> T:
+        # On the store's thread: the connection's busy timeout is the caller's time left.
+        if busy_timeout != self._busy_timeout:
+            self._connection.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
+            self._busy_timeout = busy_timeout
+        try:
+            return fn(self._connection)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            raise StoreUnavailableError(self.path, busy_timeout) from exc
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf) -> T:
+        """Run ``fn`` in one transaction, within the time left (at least COMMIT_FLOOR).
+
+        The caller's cancellation does not interrupt it; its deadline bounds it.
+
+        Raises:
+            StoreUnavailableError: it could not commit in that time; nothing was written
+                (unless the disk itself stalled past the budget: then it may land later,
+                which a retried finish_run checks for).
+        """
+        budget = max(min(budget, _time_left()), COMMIT_FLOOR)
+        # SQLite's busy timeout (the budget) ends the wait a moment before this scope
+        # does, so a write that got no lock is known not to have happened.
+        give_up = trio.current_time() + budget + LOCK_SLACK
+        with trio.CancelScope(shield=True, deadline=give_up) as scope:
+            result = await self._call(partial(_transaction, fn), budget=budget)
+        if scope.cancelled_caught:
+            raise StoreUnavailableError(self.path, budget)
         return result
 
     async def create_run(
@@ -131,7 +185,7 @@ class SqliteStore:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
                 raise ValueError(msg) from exc
 
-        await self._write(create)
+        await self._write(create, budget=timeout)
 
     async def record_step(self, workflow_id: str, record: StepRecord) -> None:
         """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
@@ -169,7 +223,41 @@ class SqliteStore:
                 now,
             )
 
-        await self._write(finish)
+        try:
+            await self._write(finish)
+        except StoreUnavailableError:
+            if self._thread is not None:
+                self._thread.submit(partial(self._retry_finish, workflow_id, finish))
+            raise
+
+    def _retry_finish(
+        self, workflow_id: str, finish: Callable[[sqlite3.Connection], None], last: bool
+    ) -> bool:
+        """Try a run's final commit again, on the store's thread; return whether it landed."""
+
+        def finish_once(connection: sqlite3.Connection) -> None:
+            # The try that missed its deadline may have landed after all: never twice.
+            row = connection.execute(
+                "SELECT status FROM runs WHERE workflow_id = ?", (workflow_id,)
+            ).fetchone()
+            if row is not None and row[0] == RUNNING:
+                finish(connection)
+
+        try:
+            self._locked_call(partial(_transaction, finish_once), RETRY_BUSY_TIMEOUT)
+        except StoreUnavailableError:
+            if last:
+                logger.warning(
+                    "the store closed before a run's outcome could be committed; "
+                    "it stays 'running' and can be resumed",
+                    extra={"event_type": "commit_abandoned", "workflow_id": workflow_id},
+                )
+            return False
+        logger.info(
+            "a run's outcome was committed in the background",
+            extra={"event_type": "commit_retried", "workflow_id": workflow_id},
+        )
+        return True
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
         """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
@@ -229,13 +317,21 @@ class SqliteStore:
         await self._write(release)
 
     async def aclose(self) -> None:
-        """Close the connection; see :meth:`~supervisors._store.LedgerStore.aclose`."""
+        """Close the connection; see :meth:`~supervisors._store.LedgerStore.aclose`.
+
+        A commit still being retried in the background gets one last try first.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
         with trio.CancelScope(shield=True):
-            async with self._lock:
-                if not self._closed:
-                    self._closed = True
-                    # The last connection to close checkpoints the log: disk work.
-                    await trio.to_thread.run_sync(self._connection.close)
+            if self._thread is None:
+                self._connection.close()
+                await trio.lowlevel.checkpoint()
+                return
+            # The last connection to close checkpoints the log: disk work, on the thread.
+            await self._thread.aclose(self._connection.close)
 
 
 @asynccontextmanager
@@ -256,6 +352,8 @@ async def open_sqlite_store(
         async with open_sqlite_store("runs.db") as store:
             await store.create_run(run_id, "project_initialization", data, 30.0)
     """
+    # Opening reads and maybe creates the file: off the trio thread, on a thread of
+    # its own (never trio's shared limiter, which abandoned agent threads may fill).
     store = await trio.to_thread.run_sync(
         partial(
             SqliteStore,
@@ -264,12 +362,17 @@ async def open_sqlite_store(
             clock=clock,
             threaded=threaded,
             read_only=read_only,
-        )
+        ),
+        limiter=trio.CapacityLimiter(1),
     )
     try:
         yield store
     finally:
         await store.aclose()
+
+
+def _time_left() -> float:
+    return max(0.0, trio.current_effective_deadline() - trio.current_time())
 
 
 class _Undecodable:

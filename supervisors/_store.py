@@ -42,6 +42,18 @@ class UnknownRunError(MiraError, LookupError):
         )
 
 
+class StoreUnavailableError(MiraError, TimeoutError):
+    """Raised when a store cannot make a call within the caller's time (it is locked)."""
+
+    def __init__(self, store: str, seconds: float) -> None:
+        self.store = store
+        self.seconds = seconds
+        super().__init__(
+            f"the ledger store {store!r} was locked by another connection for the "
+            f"{seconds:.3g} seconds this call had; nothing was written"
+        )
+
+
 class DamagedRunError(MiraError, ValueError):
     """Raised when a stored run's own row (its input or outcome) cannot be read back."""
 
@@ -118,7 +130,11 @@ class LedgerStore(Protocol):
       naming the step, and every store gives back the same values.
     - A write is durable and whole when it returns, and it is not cancellable: once
       called it completes (a cancelled caller sees the cancellation at its next
-      checkpoint), so a step that finished just before a deadline is never lost.
+      checkpoint), so a step that finished just before a deadline is never lost. It
+      never outlasts the caller's deadline by more than a small floor: a store that
+      cannot commit in time raises :class:`StoreUnavailableError`, and the write does
+      not count (for ``finish_run``, a durable store keeps trying it in the background
+      until it lands or the store closes; until then the run stays 'running').
     - Reads never crash on damaged step records: a malformed one is logged (logger
       ``supervisors.store``, error_type 'invalid_step_format', 'invalid_steps_format'
       or 'step_extraction_failed', never its contents) and left out, so it counts as

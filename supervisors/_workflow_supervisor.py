@@ -25,6 +25,7 @@ from ._store import (
     MemoryStore,
     ResumeConflictError,
     StoredRun,
+    StoreUnavailableError,
     UnknownRunError,
 )
 from ._supervisor import Supervisor, open_supervisor
@@ -187,6 +188,10 @@ class WorkflowSupervisor:
             error = f"Invalid workflow data: {exc}"
             return self._reported(
                 error_report(workflow_id, workflow.name, timeout, error, "unstorable_data")
+            )
+        except StoreUnavailableError as exc:
+            return self._reported(
+                error_report(workflow_id, workflow.name, timeout, str(exc), "store_unavailable")
             )
         self._live.add(workflow_id)
         try:
