@@ -125,18 +125,15 @@ async def test_a_commit_still_pending_at_close_leaves_the_run_resumable(
     db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """When the store closes before the retried commit lands, the run stays 'running'."""
-    with locked(db) as holder:
-        holder.rollback()  # let the store create its tables and the run first
-        async with open_sqlite_store(db) as store:
-            await store.create_run("r1", "wf", {}, 30.0)
-            holder.execute("BEGIN IMMEDIATE")
+    async with open_sqlite_store(db) as store:
+        await store.create_run("r1", "wf", {}, 30.0)
+        with locked(db):  # held until the store has closed
             with (
                 trio.CancelScope(deadline=trio.current_time()),
                 pytest.raises(StoreUnavailableError),
             ):
                 await store.finish_run("r1", outcome="timeout", response=RESPONSE)
-        holder.execute("ROLLBACK")
-        holder.execute("BEGIN")  # the context manager's rollback needs a transaction
+            await store.aclose()
     events = [r.__dict__.get("event_type") for r in caplog.records]
     assert events == ["commit_abandoned"]
     async with open_sqlite_store(db) as store:
