@@ -18,6 +18,7 @@ from . import _commands
 from ._backend import BACKEND_NAMES
 from ._commands import EXIT_BAD_INPUT, EXIT_ERROR
 from ._log_output import configure_logging
+from ._otel_export import OTEL_CHOICES, exporting
 from ._ray_backend import init_ray
 
 
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mira-actors: cannot start or reach Ray: {exc}", file=sys.stderr)
             return EXIT_ERROR
     try:
-        code: int = trio.run(command)
+        with exporting(getattr(args, "otel", None), sys.stderr):
+            code: int = trio.run(command)
     except (ImportError, TypeError, ValueError, OSError, sqlite3.Error) as exc:
         print(f"mira-actors: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -102,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=BACKEND_NAMES,
         default=None,
         help="where the built-in agents' steps run (default inline; ray reads MIRA_RAY_ADDRESS)",
+    )
+    steps.add_argument(
+        "--otel",
+        choices=OTEL_CHOICES,
+        default=None,
+        help="OpenTelemetry: spans on stderr (console), or to OTEL_EXPORTER_OTLP_ENDPOINT (otlp)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
