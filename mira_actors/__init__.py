@@ -11,6 +11,7 @@ from ._budget import time_left as time_left
 from ._budget import wall_clock_deadline as wall_clock_deadline
 from ._exceptions import ActorCrashedError as ActorCrashedError
 from ._exceptions import ActorStoppedError as ActorStoppedError
+from ._exceptions import AskCycleError as AskCycleError
 from ._exceptions import MailboxFullError as MailboxFullError
 from ._exceptions import MiraError as MiraError
 from ._headers import request_headers as request_headers
@@ -32,6 +33,7 @@ __all__ = [
     "ActorCrashedError",
     "ActorRef",
     "ActorStoppedError",
+    "AskCycleError",
     "DeadlineExceededError",
     "Mailbox",
     "MailboxFullError",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._serving import current_runner
+
 if TYPE_CHECKING:
     from ._ref import ActorRef
 
@@ -30,9 +32,13 @@ class Actor:
     its supervisor then restarts it). When False, the exception fails only the request
     that raised it (its asker gets ActorCrashedError) and the actor handles the next."""
 
+    blocking_threshold: float = 0.1
+    """Seconds one handler call may hold the trio thread without yielding before the
+    runtime logs a ``loop_blocked`` warning (every other task waited that long).
+    ``math.inf`` turns the warning off for this actor."""
+
     # Set by the runtime when the actor starts serving its mailbox.
     ref: ActorRef
-    _stop_requested: bool = False
 
     async def handle(self, message: Any) -> Any:
         """Handle one message and return the reply an ``ask`` receives."""
@@ -52,7 +58,23 @@ class Actor:
     def stop(self) -> None:
         """Stop after the current message, leaving the mailbox open for a restart.
 
-        The supervisor then applies the actor's restart kind: a permanent actor starts
-        again on the same mailbox; transient and temporary ones stay stopped.
+        Called in ``on_start``, the actor stops before taking any message, and
+        ``on_stop`` runs. The supervisor then applies the actor's restart kind: a
+        permanent actor starts again on the same mailbox; transient and temporary ones
+        stay stopped, and asks still queued fail with ActorStoppedError.
+
+        Call it from the actor's own handler or hooks; other tasks use
+        ``await ref.stop()``.
+
+        Raises:
+            RuntimeError: called from outside this actor's own code, or the actor is not
+                running.
         """
-        self._stop_requested = True
+        runner = current_runner.get()
+        if runner is None or runner.actor is not self:
+            msg = (
+                f"{type(self).__name__}.stop() must be called from the running actor's own "
+                "handler or hooks; from another task, use 'await ref.stop()'"
+            )
+            raise RuntimeError(msg)
+        runner.stop_requested = True

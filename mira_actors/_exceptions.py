@@ -41,3 +41,20 @@ class ActorCrashedError(MiraError):
         self.crashed = crashed
         what = "crashed handling the request" if crashed else "raised handling the request"
         super().__init__(f"actor {actor!r} {what}: {type(exc).__name__}: {exc}")
+
+
+class AskCycleError(MiraError, RuntimeError):
+    """Raised when an ask would close a cycle of actors waiting on each other's replies.
+
+    An actor handles one message at a time, so an actor whose handler waits (directly
+    or through a chain of asks) for a reply from itself would wait forever. ``chain``
+    holds the actors' names, from the first asker to the actor asked again.
+    """
+
+    def __init__(self, chain: tuple[str, ...]) -> None:
+        self.chain = chain
+        path = " -> ".join(repr(name) for name in chain)
+        super().__init__(
+            f"ask cycle: actor {path}; that actor is busy waiting for this very reply. "
+            "Use tell for one of the messages, or move the shared work to another actor"
+        )

@@ -13,6 +13,9 @@ from .instrumentation import _hooks
 
 DEFAULT_CAPACITY = 1000
 
+EMPTY: Any = object()
+"""What :meth:`Mailbox.take_nowait` returns when nothing is queued."""
+
 
 @attrs.frozen(kw_only=True)
 class MailboxStatistics:
@@ -25,7 +28,8 @@ class MailboxStatistics:
         peak: The largest depth seen so far.
         waiting_senders: Tasks blocked in ``tell`` or ``ask`` for room.
         taken: Messages the actor has taken so far (handled or dropped).
-        dropped: Asks taken but not handled because their asker had given up.
+        dropped: Asks taken but not handled because their asker had given up or their
+            deadline had passed.
         closed: Whether the mailbox refuses new messages.
     """
 
@@ -43,11 +47,14 @@ class Mailbox:
     """A named, bounded queue of messages for one actor.
 
     A restarted actor serves the same mailbox, so nothing sent during a restart is
-    lost. Closing it lets the actor finish what is queued and then stop.
+    lost. Closing it lets the actor finish what is queued and then stop. The mailbox
+    keeps its own counts: senders go through :meth:`try_put` / :meth:`put`, the actor
+    through :meth:`take_nowait` / :meth:`take`, and :meth:`drop` for asks it skips.
     """
 
     __slots__ = (
         "__weakref__",  # instrumentation observes a mailbox's depth while it lives
+        "_discarded",
         "_is_stopped",
         "_put",
         "_receive",
@@ -82,6 +89,7 @@ class Mailbox:
         # Created only when someone waits: an idle actor needs no Event (~270 bytes).
         self._stopped: trio.Event | None = None
         self._is_stopped = False
+        self._discarded = False
         self.put_count = 0
         self.taken = 0
         self.dropped = 0
@@ -91,40 +99,100 @@ class Mailbox:
         if hooks is not None:
             hooks.mailbox_opened(self)
 
-    @property
-    def receive_channel(self) -> trio.MemoryReceiveChannel[Any]:
-        """The end the serving actor reads from."""
-        return self._receive
+    # The senders' side.
 
-    def put_nowait(self, message: Any) -> None:
-        """Queue ``message`` or raise MailboxFullError at once."""
+    def try_put(self, message: Any) -> bool:
+        """Queue ``message`` if there is room now; return whether it was queued.
+
+        Raises:
+            ActorStoppedError: the mailbox is closed.
+        """
         try:
             self._put(message)
         except trio.WouldBlock:
-            raise MailboxFullError(self.name, self.capacity) from None
+            return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise ActorStoppedError(self.name) from None
-        self._count_put()
-
-    async def put(self, message: Any) -> None:
-        """Queue ``message``, waiting for room while the mailbox is full."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            self._put(message)
-        except trio.WouldBlock:
-            try:
-                await self._send.send(message)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                raise ActorStoppedError(self.name) from None
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            raise ActorStoppedError(self.name) from None
-        self._count_put()
-
-    def _count_put(self) -> None:
         self.put_count += 1
         depth = self.put_count - self.taken
         if depth > self.peak:
             self.peak = depth
+        return True
+
+    def put_nowait(self, message: Any) -> None:
+        """Queue ``message`` or raise MailboxFullError at once."""
+        if not self.try_put(message):
+            raise MailboxFullError(self.name, self.capacity)
+
+    async def put(self, message: Any) -> None:
+        """Queue ``message``, waiting for room while the mailbox is full.
+
+        A checkpoint: it raises trio.Cancelled when cancelled, and waits (a schedule
+        point) when the mailbox is full.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self.try_put(message):
+            return
+        try:
+            await self._send.send(message)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStoppedError(self.name) from None
+        # Counted once the message is in, so the counts never overstate what is buffered.
+        self.put_count += 1
+        depth = self.put_count - self.taken
+        if depth > self.peak:
+            self.peak = depth
+
+    # The actor's side.
+
+    def take_nowait(self) -> Any:
+        """Take the next queued message, or return ``EMPTY`` when none is queued.
+
+        Raises:
+            trio.EndOfChannel: the mailbox is closed and drained, or discarded.
+        """
+        # The counts never overstate what is buffered, so this never raises WouldBlock
+        # and an idle mailbox costs no exception per message.
+        if self.put_count <= self.taken:
+            if self.closed:
+                raise trio.EndOfChannel
+            return EMPTY
+        try:
+            item = self._receive.receive_nowait()
+        except trio.ClosedResourceError:
+            raise trio.EndOfChannel from None
+        self.taken += 1
+        return item
+
+    async def take(self) -> Any:
+        """Wait for the next message and take it.
+
+        Raises:
+            trio.EndOfChannel: the mailbox is closed and drained, or discarded.
+        """
+        try:
+            item = await self._receive.receive()
+        except trio.ClosedResourceError:
+            raise trio.EndOfChannel from None
+        self.taken += 1
+        return item
+
+    def drop(self, request: Request) -> None:
+        """Count a request taken but not handled; fail it if its asker still waits.
+
+        Its asker gave up (abandoned) or its deadline passed while it was queued; an
+        asker whose own deadline was moved later gets trio.TooSlowError, as ``ask``
+        documents, rather than waiting for a reply that will never come.
+        """
+        self.dropped += 1
+        if not request.abandoned:
+            request.fail(
+                trio.TooSlowError(
+                    f"actor {self.name!r}: the request's deadline passed while it was queued"
+                )
+            )
+
+    # Closing.
 
     def close(self) -> None:
         """Refuse new messages; the actor handles what is queued, then stops."""
@@ -134,8 +202,12 @@ class Mailbox:
     def discard(self, reason: str) -> None:
         """Close the mailbox and fail every queued ask with ActorStoppedError.
 
-        Used when no actor will serve this mailbox again.
+        Used when no actor will serve this mailbox again. Discarding twice does nothing
+        more.
         """
+        if self._discarded:
+            return
+        self._discarded = True
         self.close()
         while True:
             try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .instrumentation import AskTrace
+
+if TYPE_CHECKING:
+    from ._mailbox import Mailbox
 
 
 class Request:
@@ -16,6 +19,9 @@ class Request:
 
     The asker's deadline travels with the request, so the handler runs under it; when
     the asker gives up, it marks the request abandoned and cancels the handler's scope.
+    ``chain`` lists the actors whose handlers wait, directly or through other asks, for
+    this request's reply (``None`` for an ask from outside any actor): an ask that
+    would close a cycle is refused at once instead of deadlocking.
     """
 
     __slots__ = (
@@ -23,6 +29,7 @@ class Request:
         "_error",
         "_value",
         "abandoned",
+        "chain",
         "deadline",
         "headers",
         "message",
@@ -31,11 +38,16 @@ class Request:
     )
 
     def __init__(
-        self, message: Any, deadline: float, headers: Mapping[str, Any] | None = None
+        self,
+        message: Any,
+        deadline: float,
+        headers: Mapping[str, Any] | None = None,
+        chain: tuple[Mailbox, ...] | None = None,
     ) -> None:
         self.message = message
         self.deadline = deadline
         self.headers = headers
+        self.chain = chain
         self.abandoned = False
         self.scope: trio.CancelScope | None = None
         self.trace: AskTrace | None = None  # set by instrumentation, when it traces the ask
@@ -69,21 +81,22 @@ class Request:
             self.scope.cancel()
 
     async def wait(self) -> Any:
-        """Wait for the reply; if cancelled meanwhile, abandon the request."""
+        """Wait for the reply; if cancelled meanwhile, abandon the request.
+
+        When a handler is running the request, the asker resumes only after that
+        handler has finished unwinding from its cancellation: the actor loop answers
+        the request (with an error) only once ``handle`` has returned or raised, so no
+        handler code for this request runs after its asker has moved on. A handler that
+        shields itself from cancellation holds its asker for as long, just as shielded
+        code inside the asker's own cancel scope would.
+        """
         try:
             await self._done.wait()
         except BaseException:
             self.abandon()
-            if self.scope is not None:
-                # The handler is running and now cancelled: give it the scheduling rounds
-                # it needs to unwind (one, or two when the asker ran first in the batch),
-                # so no agent code for this request runs after the asker has its answer.
-                # A handler that shields itself is still not waited for.
+            if self.scope is not None and not self._done.is_set():
                 with trio.CancelScope(shield=True):
-                    for _ in range(2):
-                        if self._done.is_set():
-                            break
-                        await trio.lowlevel.checkpoint()
+                    await self._done.wait()
             raise
         if self._error is not None:
             raise self._error

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter
@@ -13,14 +15,17 @@ import trio
 from ._actor import Actor
 from ._exceptions import ActorCrashedError, ActorStoppedError
 from ._headers import reset_headers, set_headers
-from ._mailbox import DEFAULT_CAPACITY, Mailbox
+from ._logs import actor_logger, describe_error, short_text
+from ._mailbox import DEFAULT_CAPACITY, EMPTY, Mailbox
 from ._ref import ActorRef
 from ._request import Request
+from ._serving import Runner, current_runner
 
-_NOTHING: Any = object()
+SLICE = 0.0005
+"""Seconds, on trio's clock, an actor may drain its mailbox before it lets others run."""
 
-
-SLICE = 0.0005  # seconds an actor may drain its mailbox before it lets others run
+_HOOKS = ("handle", "on_start", "on_stop", "on_failure")
+_checked_types: weakref.WeakSet[type] = weakref.WeakSet()
 
 
 async def run_actor(
@@ -33,120 +38,205 @@ async def run_actor(
 
     Reports the actor's reference through ``task_status`` once ``on_start`` has run.
     Returns when the mailbox has been closed and drained (the actor stopped for good)
-    or when the actor called ``Actor.stop()``. Raises what ``handle`` or ``on_start``
-    raised, after ``on_failure``; the mailbox stays open, so a supervisor can restart.
+    or when the actor called ``Actor.stop()`` (in ``on_start``, before taking any
+    message). Raises what ``handle`` or ``on_start`` raised, after ``on_failure``; the
+    mailbox stays open, so a supervisor can restart.
+
+    Raises:
+        TypeError: ``handle`` or a lifecycle hook is not an ``async def`` method.
     """
+    _check_hooks(actor)
     ref = ActorRef(mailbox)
+    runner = Runner(actor, mailbox, trio.lowlevel.current_task())
     actor.ref = ref
-    actor._stop_requested = False
+    token = current_runner.set(runner)
     try:
-        await actor.on_start()
-        task_status.started(ref)
-        drained = False
-        first: Any = _NOTHING
-        if mailbox.put_count == mailbox.taken:
-            # Idle until the first message, outside any cancel scope: an actor that never
-            # gets a message holds no scope (about 700 bytes with its status).
-            try:
-                first = await mailbox.receive_channel.receive()
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                drained = True
-            else:
-                mailbox.taken += 1
-        while not drained and not actor._stop_requested:
-            # One cancel scope serves message after message. A request borrows it, with
-            # its asker's deadline, so that the asker giving up cancels just that handler;
-            # then the scope is spent and a new one takes over. (A scope per request
-            # costs more than the rest of an ask's round trip.)
-            with trio.CancelScope() as scope:
-                drained = await _serve(actor, mailbox, scope, first)
-                first = _NOTHING
-    except Exception as exc:
-        await actor.on_failure(exc)
-        raise
-    await actor.on_stop()
+        try:
+            await actor.on_start()
+            task_status.started(ref)
+            if not runner.stop_requested:
+                await _serve_until_stopped(actor, runner)
+        except Exception as exc:
+            await _call_on_failure(actor, mailbox.name, exc)
+            raise
+        await actor.on_stop()
+    finally:
+        current_runner.reset(token)
 
 
-async def _serve(
-    actor: Actor, mailbox: Mailbox, scope: trio.CancelScope, first: Any = _NOTHING
-) -> bool:
+def _check_hooks(actor: Actor) -> None:
+    cls = type(actor)
+    if cls in _checked_types:
+        return
+    for name in _HOOKS:
+        if not inspect.iscoroutinefunction(getattr(actor, name)):
+            msg = (
+                f"{cls.__name__}.{name} must be an 'async def' method: the runtime awaits it "
+                f"(got a plain {type(getattr(actor, name)).__name__})"
+            )
+            raise TypeError(msg)
+    _checked_types.add(cls)
+
+
+async def _serve_until_stopped(actor: Actor, runner: Runner) -> None:
+    mailbox = runner.mailbox
+    # Idle until the first message outside any cancel scope: an actor that never gets a
+    # message holds no scope (about 700 bytes with its status).
+    try:
+        first = mailbox.take_nowait()
+        if first is EMPTY:
+            first = await mailbox.take()
+    except trio.EndOfChannel:
+        return
+    while not runner.stop_requested:
+        # One cancel scope serves message after message. A request borrows it, with its
+        # asker's deadline, so that the asker giving up cancels just that handler; then
+        # the scope is spent and a new one takes over. (A scope per request costs more
+        # than the rest of an ask's round trip.)
+        with trio.CancelScope() as scope:
+            if await _serve(actor, runner, scope, first):
+                return
+        first = EMPTY
+
+
+async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: Any) -> bool:
     """Serve messages until the mailbox ends (True) or the actor stops itself (False)."""
-    receive = mailbox.receive_channel
-    pending = first
-    slice_end = perf_counter() + SLICE
-    while not actor._stop_requested:
-        # Drain what is queued without a schedule point per message (the buffer bounds
-        # the batch; handlers that await still yield), but never take another message
-        # once cancelled: that would be work after the deadline. Once a time slice is
-        # used up, yield: a busy actor must not hold back every other task's deadline.
-        if perf_counter() > slice_end:
-            await trio.lowlevel.checkpoint()
-            slice_end = perf_counter() + SLICE
-        else:
-            await trio.lowlevel.checkpoint_if_cancelled()
-        if pending is not _NOTHING:
-            item, pending = pending, _NOTHING
-        else:
+    mailbox = runner.mailbox
+    take_nowait = mailbox.take_nowait
+    now = trio.lowlevel.current_clock().current_time
+    threshold = actor.blocking_threshold
+    task = runner.task
+    item = first
+    slice_end = now() + SLICE
+    while not runner.stop_requested:
+        if item is EMPTY:
+            # Drain what is queued without a schedule point per message (the buffer
+            # bounds the batch; handlers that await still yield), but never take another
+            # message once cancelled: that would be work after the deadline. Once a time
+            # slice is used up, yield: a busy actor must not hold back every other task.
+            if now() > slice_end:
+                await trio.lowlevel.checkpoint()
+                slice_end = now() + SLICE
+            else:
+                await trio.lowlevel.checkpoint_if_cancelled()
             try:
-                # The counters never overstate what is buffered (a sender that waited counts
-                # its put after the item is in), so this never raises WouldBlock and an idle
-                # mailbox costs no exception per message.
-                if mailbox.put_count > mailbox.taken:
-                    item = receive.receive_nowait()
-                else:
-                    item = await receive.receive()
-                    slice_end = perf_counter() + SLICE  # it waited: a fresh slice
-            except (trio.EndOfChannel, trio.ClosedResourceError):
-                return True  # closed and drained, or discarded under us
-            mailbox.taken += 1
+                item = take_nowait()
+                if item is EMPTY:
+                    item = await mailbox.take()
+                    slice_end = now() + SLICE  # it waited: a fresh slice
+            except trio.EndOfChannel:
+                return True
         try:
             if type(item) is not Request:
-                await actor.handle(item)
+                points = task._schedule_points
+                started = perf_counter()
+                try:
+                    await actor.handle(item)
+                finally:
+                    if task._schedule_points == points:
+                        _check_blocking(mailbox.name, perf_counter() - started, threshold)
             elif item.abandoned or item.expired():
-                mailbox.dropped += 1
+                mailbox.drop(item)
             else:
-                await _serve_request(actor, mailbox, item, scope)
+                await _serve_request(actor, runner, item, scope, threshold)
         except Exception as exc:
             if actor.crash_on_error:
                 raise
-            await actor.on_failure(exc)  # its asker has the error; serve the next message
+            await _call_on_failure(actor, mailbox.name, exc)  # its asker has the error
+        item = EMPTY
     return False
 
 
 async def _serve_request(
-    actor: Actor, mailbox: Mailbox, request: Request, scope: trio.CancelScope
+    actor: Actor, runner: Runner, request: Request, scope: trio.CancelScope, threshold: float
 ) -> None:
+    name = runner.mailbox.name
     bounded = request.deadline != math.inf
     request.scope = scope
     if bounded:
         scope.deadline = request.deadline
     token = None if request.headers is None else set_headers(request.headers)
+    chain = request.chain
+    if chain is not None:
+        runner.chain = chain
     trace = request.trace
     if trace is not None:
         trace.handling()
+    task = runner.task
+    points = task._schedule_points
+    started = perf_counter()
     try:
         request.reply(await actor.handle(request.message))
     except Exception as exc:
-        failed = ActorCrashedError(mailbox.name, exc, crashed=actor.crash_on_error)
+        failed = ActorCrashedError(name, exc, crashed=actor.crash_on_error)
         failed.__cause__ = exc
         request.fail(failed)
         raise
     finally:
+        if task._schedule_points == points:
+            _check_blocking(name, perf_counter() - started, threshold)
         if trace is not None:
             trace.handled()
+        if chain is not None:
+            runner.chain = ()
         if token is not None:
             reset_headers(token)
         request.scope = None
         if bounded:
             scope.deadline = math.inf
+        # Answered only now, after handle() has returned or raised: an asker that gave up
+        # waits for this, so no handler code for its request runs after it resumes.
         if not request.answered:
             if scope.cancel_called:
                 error: Exception = trio.TooSlowError(
-                    f"actor {mailbox.name!r}: the request's deadline passed"
+                    f"actor {name!r}: the request's deadline passed"
                 )
             else:
-                error = ActorStoppedError(mailbox.name, "it was stopped while handling the request")
+                error = ActorStoppedError(name, "it was stopped while handling the request")
             request.fail(error)
+
+
+def _check_blocking(name: str, held: float, threshold: float) -> None:
+    """Warn when one handler call held the trio thread longer than ``threshold``.
+
+    The caller measures only calls that made no schedule point (the task's count of
+    them did not move), so ``held`` is time in which no other task could run: the
+    handler's own synchronous work, not time spent waiting.
+    """
+    if held > threshold:
+        actor_logger.warning(
+            "actor %s held the trio thread for %.3f s in one handler call without "
+            "yielding, so every other task and deadline waited; run blocking code on the "
+            "'thread' or 'process' backend, or call mira_actors.check_deadline() in its "
+            "loops",
+            short_text(repr(name)),
+            held,
+            extra={
+                "event_type": "loop_blocked",
+                "actor": short_text(name),
+                "duration_seconds": held,
+                "threshold_seconds": threshold,
+            },
+        )
+
+
+async def _call_on_failure(actor: Actor, name: str, exc: Exception) -> None:
+    """Run ``on_failure(exc)``; if the hook itself raises, log that and keep ``exc``."""
+    try:
+        await actor.on_failure(exc)
+    except Exception as hook_error:
+        actor_logger.error(
+            "actor %s: on_failure raised %s while handling %s",
+            short_text(repr(name)),
+            describe_error(hook_error),
+            describe_error(exc),
+            extra={
+                "event_type": "on_failure_failed",
+                "actor": short_text(name),
+                "error_type": type(hook_error).__name__,
+                "handler_error_type": type(exc).__name__,
+            },
+        )
 
 
 @asynccontextmanager

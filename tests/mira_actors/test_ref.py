@@ -15,6 +15,7 @@ from mira_actors import (
     MailboxFullError,
     open_actor,
 )
+from mira_actors._ref import TELLS_PER_SCHEDULE_POINT
 
 
 class Recorder(Actor):
@@ -130,3 +131,43 @@ async def test_statistics_track_depth_and_peak() -> None:
         await trio.testing.wait_all_tasks_blocked()
         stats = ref.statistics()
         assert (stats.depth, stats.peak, stats.taken, stats.closed) == (0, 4, 4, False)
+
+
+async def test_a_loop_of_tells_lets_other_tasks_run() -> None:
+    """tell is a schedule point at least every TELLS_PER_SCHEDULE_POINT tells."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with open_actor(Recorder(), capacity=100_000) as ref, trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        before = ticks
+        for i in range(1600):
+            await ref.tell(i)
+        assert ticks - before >= 1600 // TELLS_PER_SCHEDULE_POINT - 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_tell_checks_for_cancellation_every_time() -> None:
+    """Every tell raises Cancelled in a cancelled scope, before sending anything."""
+    actor = Recorder()
+    async with open_actor(actor) as ref:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            for i in range(3):
+                with pytest.raises(trio.Cancelled):
+                    await ref.tell(i)
+        await ref.tell("after")
+    assert actor.seen == ["after"]
+
+
+async def test_stop_says_whether_it_stopped_the_actor() -> None:
+    """ref.stop() returns True the first time, False once the actor is already stopped."""
+    async with open_actor(Recorder()) as ref:
+        assert await ref.stop() is True
+        assert await ref.stop() is False

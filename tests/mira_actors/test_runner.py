@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -130,10 +131,10 @@ async def test_nested_ask_passes_the_budget_on(autojump_clock: trio.abc.Clock) -
     assert inner.cancelled_at == [3]
 
 
-async def test_late_reply_after_the_asker_left_is_harmless(
+async def test_asker_of_a_shielded_handler_resumes_when_it_ends(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    """A handler that ignores cancellation and replies late raises nothing anywhere."""
+    """A handler that shields itself holds its asker until it ends, then serves on."""
 
     class Stubborn(Actor):
         async def handle(self, message: Any) -> str:
@@ -142,11 +143,12 @@ async def test_late_reply_after_the_asker_left_is_harmless(
             return "late"
 
     async with open_actor(Stubborn()) as ref:
-        with trio.move_on_after(1):
+        with trio.move_on_after(1) as scope:
             await ref.ask("x")
-        assert trio.current_time() == 1  # the asker does not wait for the handler
+        assert scope.cancelled_caught
+        assert trio.current_time() == 5  # as shielded code in the asker's own scope would
         assert await ref.ask("y") == "late"
-        assert trio.current_time() == 10  # queued behind the shielded handler
+        assert trio.current_time() == 10
 
 
 async def test_moved_deadline_gives_too_slow(autojump_clock: trio.abc.Clock) -> None:
@@ -300,6 +302,109 @@ async def test_cancelled_handler_unwinds_before_its_asker_resumes(
             assert len(actor.cancelled_at) == 1  # already recorded when the asker resumed
 
 
+async def test_cancelled_handler_cleanup_finishes_before_its_asker_resumes(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A handler's cleanup ends before its asker resumes, however many checkpoints it makes."""
+    unwound: list[float] = []
+
+    class SlowUnwind(Actor):
+        async def handle(self, message: Any) -> None:
+            try:
+                await trio.sleep(10)
+            finally:
+                with trio.CancelScope(shield=True):
+                    for _ in range(3):
+                        await trio.lowlevel.checkpoint()
+                unwound.append(trio.current_time())
+
+    async with open_actor(SlowUnwind()) as ref:
+        for i in range(20):  # trio orders same-instant wakeups at random
+            with trio.move_on_after(1):
+                await ref.ask("x")
+            assert unwound == [float(n + 1) for n in range(i + 1)]
+
+
+async def test_queued_ask_past_its_deadline_fails_with_too_slow(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A queued ask past its deadline fails with TooSlowError when the asker's deadline moved."""
+    actor = Sleeper()
+    async with open_actor(actor) as ref, trio.open_nursery() as nursery:
+        nursery.start_soon(ref.ask, 5)  # keeps the actor busy until t=5
+        await trio.sleep(0.5)
+        with trio.CancelScope(deadline=2) as scope:
+
+            async def move_deadline_later() -> None:
+                await trio.sleep(1)
+                scope.deadline = 100
+
+            nursery.start_soon(move_deadline_later)
+            with pytest.raises(trio.TooSlowError, match="deadline passed while it was queued"):
+                await ref.ask(1)
+        assert trio.current_time() == 5  # when the actor reached it
+        assert ref.statistics().dropped == 1
+    assert actor.started == [0]
+
+
+async def test_stop_in_on_start_stops_before_any_message(autojump_clock: trio.abc.Clock) -> None:
+    """stop() in on_start: no message is taken, on_stop runs, asks fail with ActorStoppedError."""
+    events: list[str] = []
+
+    class Quitter(Actor):
+        async def on_start(self) -> None:
+            events.append("start")
+            self.stop()
+
+        async def handle(self, message: Any) -> None:
+            events.append(message)  # pragma: no cover
+
+        async def on_stop(self) -> None:
+            events.append("stop")
+
+    async with open_actor(Quitter(), name="quitter") as ref:
+        with trio.move_on_after(10), pytest.raises(ActorStoppedError, match="'quitter'"):
+            await ref.ask("x")
+        assert trio.current_time() == 0
+    assert events == ["start", "stop"]
+
+
+async def test_actor_stop_from_outside_its_own_code_is_refused() -> None:
+    """Actor.stop() called by another task raises RuntimeError pointing to ref.stop()."""
+    actor = Sleeper()
+    async with open_actor(actor):
+        with pytest.raises(RuntimeError, match=r"await ref.stop\(\)"):
+            actor.stop()
+
+
+async def test_busy_actor_yields_when_its_slice_of_trio_time_is_used(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The time slice is read from trio's clock: handlers that take virtual time let others run."""
+    seen: list[int] = []
+    ticks = 0
+
+    class Busy(Actor):
+        async def handle(self, message: int) -> None:  # never awaits
+            autojump_clock.jump(0.001)  # a millisecond of work, on trio's clock
+            seen.append(ticks)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with open_actor(Busy()) as ref, trio.open_nursery() as nursery:
+        for i in range(6):
+            ref.tell_nowait(i)
+        nursery.start_soon(ticker)
+        while len(seen) < 6:
+            await trio.lowlevel.checkpoint()
+        nursery.cancel_scope.cancel()
+    assert len(set(seen)) > 3, seen  # the ticker ran between the messages
+
+
 async def test_busy_actor_yields_when_its_time_slice_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -329,3 +434,42 @@ async def test_busy_actor_yields_when_its_time_slice_is_used(
             nursery.cancel_scope.cancel()
         ticks_seen = [t for _, t in seen]
         assert (len(set(ticks_seen)) > 3) is interleaved, ticks_seen
+
+
+class Blocker(Actor):
+    """Holds the trio thread with time.sleep, or waits with trio.sleep, for real seconds."""
+
+    blocking_threshold = 0.01
+
+    async def handle(self, message: tuple[str, float]) -> None:
+        how, seconds = message
+        if how == "block":
+            time.sleep(seconds)  # noqa: ASYNC251 - the point: a handler that blocks
+        else:
+            await trio.sleep(seconds)
+
+
+async def test_a_handler_that_blocks_the_loop_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A handler call holding the thread past blocking_threshold logs a loop_blocked warning."""
+    async with open_actor(Blocker(), name="blocker") as ref:
+        await ref.ask(("block", 0.05))
+        await ref.tell(("block", 0.05))
+    records = [r for r in caplog.records if getattr(r, "event_type", None) == "loop_blocked"]
+    assert len(records) == 2
+    for record in records:
+        assert record.levelname == "WARNING"
+        assert record.actor == "blocker"
+        assert 0.05 <= record.duration_seconds < 5
+        assert record.threshold_seconds == 0.01
+        assert "'thread' or 'process' backend" in record.getMessage()
+        assert "mira_actors.check_deadline()" in record.getMessage()
+
+
+async def test_a_handler_that_waits_is_not_logged_as_blocking(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Time a handler spends awaiting is not blocking: no loop_blocked warning."""
+    async with open_actor(Blocker()) as ref:
+        await ref.ask(("wait", 0.05))
+        await ref.tell(("wait", 0.05))
+    assert not [r for r in caplog.records if getattr(r, "event_type", None) == "loop_blocked"]
