@@ -94,6 +94,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # The supervisor logs each crash as a warning with the actor's name in `extra`.
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s (%(actor)s)")
+    # The supervisor logs each crash as a warning naming the actor and the exception.
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     trio.run(main)

@@ -18,7 +18,9 @@ from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, Mailbox, instrumentat
 from ._exceptions import RestartIntensityError
 from ._policy import Restart, Strategy
 
-logger = logging.getLogger("supervisors")
+# A library adds no handler but this one: with no logging configured, it prints nothing.
+logging.getLogger("supervisors").addHandler(logging.NullHandler())
+logger = logging.getLogger("supervisors.supervisor")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,6 +48,7 @@ class _Child:
     restart: Restart
     mailbox: Mailbox
     ref: ActorRef
+    actor: Actor | None = None
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     exited: trio.Event | None = None
     restarts: int = 0
@@ -89,15 +92,19 @@ class Supervisor:
         # In start order; a dict (insertion-ordered) so that retiring a child is O(1):
         # with a list, stopping 100,000 children one by one was quadratic.
         self._children: dict[_Child, None] = {}
-        # Names of the children and of those being spawned: a set, so that spawning
-        # thousands of children is not quadratic, and a name is taken before the await.
-        self._names: set[str] = set()
+        # The children by name, and the names being spawned (None until listed): a dict,
+        # so that spawning thousands of children is not quadratic and lookup is O(1),
+        # and a name is taken before the await.
+        self._names: dict[str, _Child | None] = {}
         # Each exit carries the cancel scope of the incarnation that exited.
         self._exits_send, self._exits_receive = trio.open_memory_channel[
             tuple[_Child, trio.CancelScope, Exception | None]
         ](math.inf)
         self._restart_times: deque[float] = deque()
         self._closing = False
+        # Set once every mailbox has been discarded: an exit still queued for the control
+        # task then has nothing left to retire or restart.
+        self._discarded = False
 
     @property
     def children(self) -> list[ChildStatus]:
@@ -105,6 +112,26 @@ class Supervisor:
         return [
             ChildStatus(name=c.name, restart=c.restart, restarts=c.restarts, running=c.running)
             for c in self._children
+        ]
+
+    def lookup(self, name: str) -> ActorRef | None:
+        """Return the reference of the child named ``name``, or None if there is none.
+
+        A child that is restarting is still found (its reference stays valid); one that
+        has been retired is not.
+        """
+        child = self._names.get(name)
+        return None if child is None else child.ref
+
+    def find(self, cls: type[Actor]) -> list[ActorRef]:
+        """Return the references of the children whose actor is an instance of ``cls``.
+
+        In start order; subclasses count. A child is judged by its latest instance.
+        """
+        return [
+            child.ref
+            for child in self._children
+            if child.actor is not None and isinstance(child.actor, cls)
         ]
 
     async def spawn(
@@ -136,7 +163,7 @@ class Supervisor:
             msg = f"supervisor {self.name!r} already has a child named {name!r}"
             raise ValueError(msg)
         mailbox = Mailbox(name, capacity)
-        self._names.add(name)
+        self._names[name] = None
         child = _Child(
             name=name,
             factory=factory,
@@ -148,10 +175,10 @@ class Supervisor:
         try:
             error = await self._start(child, first=True)
         except BaseException:
-            self._names.discard(name)
+            self._names.pop(name, None)
             raise
         if error is not None:
-            self._names.discard(name)
+            self._names.pop(name, None)
             mailbox.discard("it failed to start")
             raise error
         return child.ref
@@ -175,6 +202,7 @@ class Supervisor:
             # on_start must find itself among the children when its exit is handled.
             if first:
                 self._children[child] = None
+                self._names[child.name] = child
 
         scope = child.scope
         watch = _StartWatch(task_status, enlist)
@@ -184,7 +212,8 @@ class Supervisor:
         with scope if self.strategy is not Strategy.ONE_FOR_ONE else contextlib.nullcontext():
             child.running = True
             try:
-                await run_actor(child.factory(*child.args), child.mailbox, task_status=watch)
+                child.actor = child.factory(*child.args)
+                await run_actor(child.actor, child.mailbox, task_status=watch)
             except Exception as exc:
                 error = exc
             finally:
@@ -210,10 +239,16 @@ class Supervisor:
             await self._child_exited(child, error)
 
     async def _child_exited(self, child: _Child, error: Exception | None) -> None:
+        if self._discarded:
+            return  # the block has exited: every child is already retired
         if error is not None:
             logger.warning(
-                "actor crashed",
+                "actor %r crashed: %s: %s",
+                child.name,
+                type(error).__name__,
+                _short(error),
                 extra={
+                    "event_type": "actor_crashed",
                     "supervisor": self.name,
                     "actor": child.name,
                     "error_type": type(error).__name__,
@@ -264,7 +299,7 @@ class Supervisor:
 
     def _retire(self, child: _Child, reason: str) -> None:
         del self._children[child]
-        self._names.discard(child.name)
+        self._names.pop(child.name, None)
         child.mailbox.discard(reason)
 
     async def _shutdown(self) -> None:
@@ -275,8 +310,18 @@ class Supervisor:
 
     def _discard_all(self) -> None:
         self._closing = True
+        self._discarded = True
         for child in self._children:
             child.mailbox.discard(f"its supervisor {self.name!r} has stopped")
+
+
+def _short(error: BaseException, limit: int = 100) -> str:
+    """The exception's text for a log line, cut to about ``limit`` characters."""
+    try:
+        text = str(error)
+    except Exception:  # a hostile __str__: the type alone still says what happened
+        return "<unprintable>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @asynccontextmanager

@@ -30,4 +30,4 @@ def test_long_lived_system_runs_and_exits_0() -> None:
         "tally: stopped with total 30",
         "shut down cleanly",
     ]
-    assert "actor crashed (squarer)" in done.stderr
+    assert "actor 'squarer' crashed: TypeError: can't multiply sequence" in done.stderr

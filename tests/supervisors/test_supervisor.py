@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from mira_actors import Actor, ActorCrashedError, ActorStoppedError
 from supervisors import (
@@ -829,3 +831,129 @@ async def test_child_crashing_right_after_on_start_is_supervised(
         await trio.sleep(1)
         assert supervisor.children == []
         assert not ref.is_alive()
+
+
+# Crashes at the block's exit, and crash logs
+
+
+async def test_error_exit_right_after_a_crash_raises_only_the_users_error(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A block raising as a child crashes raises only its own error, no ClosedResourceError."""
+
+    class Crasher(Actor):
+        async def handle(self, message: Any) -> None:
+            raise KeyError(message)
+
+        async def on_failure(self, exc: BaseException) -> None:
+            crashed.set()
+
+    for _ in range(20):  # the crash's exit and the block's error race in one batch
+        crashed = trio.Event()
+        with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="^body failed$")):
+            async with open_supervisor() as supervisor:
+                ref = await supervisor.spawn(Crasher, name="c", restart=TE)
+                ref.tell_nowait("boom")
+                await crashed.wait()
+                msg = "body failed"
+                raise ValueError(msg)
+
+
+async def test_crash_log_names_the_actor_and_the_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The crash warning names the actor, the exception type and a message cut to ~100 chars."""
+
+    class Loud(Actor):
+        async def handle(self, message: Any) -> None:
+            raise ValueError("x" * 10_000)
+
+    async with open_supervisor(name="sup") as supervisor:
+        ref = await supervisor.spawn(Loud, name="loud", restart=TE)
+        with pytest.raises(ActorCrashedError):
+            await ref.ask("go")
+        await trio.testing.wait_all_tasks_blocked()
+    [record] = [r for r in caplog.records if getattr(r, "event_type", None) == "actor_crashed"]
+    assert record.getMessage() == "actor 'loud' crashed: ValueError: " + "x" * 100 + "..."
+    assert (record.actor, record.supervisor, record.error_type) == ("loud", "sup", "ValueError")
+
+
+async def test_failing_on_failure_does_not_hide_the_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception in on_failure is logged, and the handler's own exception stays the crash."""
+
+    class Clumsy(Actor):
+        async def handle(self, message: Any) -> None:
+            raise KeyError("the real cause")
+
+        async def on_failure(self, exc: BaseException) -> None:
+            raise RuntimeError("hook broke")
+
+    async with open_supervisor() as supervisor:
+        ref = await supervisor.spawn(Clumsy, name="clumsy", restart=TE)
+        with pytest.raises(ActorCrashedError) as info:
+            await ref.ask("go")
+        assert isinstance(info.value.__cause__, KeyError)
+        await trio.testing.wait_all_tasks_blocked()
+    messages = [r.getMessage() for r in caplog.records]
+    assert (
+        "actor 'clumsy': on_failure raised RuntimeError: hook broke while handling "
+        "KeyError: 'the real cause'"
+    ) in messages
+    assert "actor 'clumsy' crashed: KeyError: 'the real cause'" in messages
+
+
+def test_library_loggers_have_a_null_handler() -> None:
+    """The runtime's and the supervisors' loggers carry a NullHandler, as a library's should."""
+    for name in ("mira_actors", "supervisors"):
+        handlers = logging.getLogger(name).handlers
+        assert any(isinstance(h, logging.NullHandler) for h in handlers), name
+
+
+# Finding children
+
+
+async def test_lookup_finds_a_child_by_name_until_it_is_retired() -> None:
+    """sup.lookup(name) returns the child's reference, and None for unknown or retired names."""
+    journal: list[str] = []
+    async with open_supervisor() as supervisor:
+        refs = await spawn_workers(supervisor, journal, ("a", P), ("b", TE))
+        assert supervisor.lookup("a") is refs["a"]
+        assert supervisor.lookup("nobody") is None
+        await refs["b"].tell("quit")
+        await trio.testing.wait_all_tasks_blocked()
+        assert supervisor.lookup("b") is None  # a temporary child that stopped is retired
+
+
+async def test_find_returns_the_children_of_a_class_in_start_order() -> None:
+    """sup.find(cls) returns every child whose actor is an instance of cls, subclasses too."""
+
+    class Special(Worker):
+        pass
+
+    journal: list[str] = []
+    async with open_supervisor() as supervisor:
+        a = await supervisor.spawn(Worker, "a", journal, name="a")
+        b = await supervisor.spawn(Special, "b", journal, name="b")
+        assert supervisor.find(Special) == [b]
+        assert supervisor.find(Worker) == [a, b]
+        assert supervisor.find(Actor) == [a, b]
+
+        class Unused(Actor):
+            pass
+
+        assert supervisor.find(Unused) == []
+
+
+async def test_plain_def_handle_is_refused_at_spawn() -> None:
+    """An actor whose handle is a plain def fails spawn with a clear TypeError."""
+
+    class Sync(Actor):
+        def handle(self, message: Any) -> Any:  # type: ignore[override]
+            return message
+
+    async with open_supervisor() as supervisor:
+        with pytest.raises(TypeError, match=r"Sync.handle must be an 'async def' method"):
+            await supervisor.spawn(Sync, name="sync")
+        assert supervisor.children == []
