@@ -11,12 +11,15 @@ from ._events import StepStarted as StepStarted
 from ._exceptions import RestartIntensityError as RestartIntensityError
 from ._latency import AdaptiveTimeouts as AdaptiveTimeouts
 from ._latency import LatencyHistory as LatencyHistory
+from ._ledger import ErrorType as ErrorType
 from ._ledger import Ledger as Ledger
+from ._ledger import Status as Status
 from ._ledger import StepRecord as StepRecord
+from ._options import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from ._options import RunOptions as RunOptions
 from ._policy import Restart as Restart
 from ._policy import Strategy as Strategy
 from ._report import RunReport as RunReport
-from ._report import check_run_options as check_run_options
 from ._report import check_timeout as check_timeout
 from ._retry import RetryPolicy as RetryPolicy
 from ._retry import StepFailedError as StepFailedError
@@ -39,7 +42,6 @@ from ._workflow import Parallel as Parallel
 from ._workflow import Step as Step
 from ._workflow import Workflow as Workflow
 from ._workflow import read_agent_reply as read_agent_reply
-from ._workflow_supervisor import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._workflow_supervisor import WorkflowReply as WorkflowReply
 from ._workflow_supervisor import WorkflowRequest as WorkflowRequest
 from ._workflow_supervisor import WorkflowSupervisor as WorkflowSupervisor
@@ -50,6 +52,7 @@ __all__ = [
     "AdaptiveTimeouts",
     "ChildStatus",
     "DamagedRunError",
+    "ErrorType",
     "EventSink",
     "LatencyHistory",
     "Ledger",
@@ -62,9 +65,11 @@ __all__ = [
     "RetryPolicy",
     "RunEvent",
     "RunFinished",
+    "RunOptions",
     "RunReport",
     "RunStarted",
     "SqliteStore",
+    "Status",
     "Step",
     "StepCompleted",
     "StepFailed",
@@ -83,7 +88,6 @@ __all__ = [
     "WorkflowReply",
     "WorkflowRequest",
     "WorkflowSupervisor",
-    "check_run_options",
     "check_timeout",
     "open_sqlite_store",
     "open_supervisor",

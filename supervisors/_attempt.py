@@ -12,7 +12,7 @@ import trio
 
 from mira_actors import ActorCrashedError, ActorRef, MiraError
 
-from ._ledger import ERROR, SUCCESS, TIMEOUT
+from ._ledger import ErrorType, Status
 from ._retry import StepFailedError, StepTimeoutError
 from ._workflow import read_agent_reply
 
@@ -43,12 +43,12 @@ class Attempt:
     @property
     def completed(self) -> bool:
         """Whether the attempt succeeded."""
-        return self.status == SUCCESS
+        return self.status == Status.SUCCESS
 
     @classmethod
     def failed(cls, error: str, error_type: str, failure: BaseException) -> Attempt:
         """An attempt whose ask raised ``failure``."""
-        return cls(status=ERROR, error=error, error_type=error_type, failure=failure)
+        return cls(status=Status.ERROR, error=error, error_type=error_type, failure=failure)
 
 
 async def send_attempt(
@@ -69,10 +69,10 @@ async def send_attempt(
     if isinstance(scope, trio.CancelScope) and scope.cancelled_caught:
         error = f"the attempt ran out of its {timeout:g} seconds"
         return Attempt(
-            status=TIMEOUT,
+            status=Status.TIMEOUT,
             error=error,
-            error_type="step_timeout",
-            failure=StepTimeoutError(error, "step_timeout"),
+            error_type=ErrorType.STEP_TIMEOUT,
+            failure=StepTimeoutError(error, ErrorType.STEP_TIMEOUT),
         )
     status, result, failure = read_agent_reply(reply)
     seconds = trio.current_time() - began
@@ -82,7 +82,7 @@ async def send_attempt(
         status=status,
         result=result,
         error=failure,
-        error_type="agent_error",
-        failure=StepFailedError(failure, "agent_error"),
+        error_type=ErrorType.AGENT_ERROR,
+        failure=StepFailedError(failure, ErrorType.AGENT_ERROR),
         seconds=seconds,
     )

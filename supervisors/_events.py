@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import trio
@@ -100,16 +101,27 @@ def check_sink(sink: object) -> None:
 
 
 class Emitter:
-    """Delivers a run's events to its sink, if it has one, without ever waiting."""
+    """Delivers one run's events to its sink, if it has one, without ever waiting.
 
-    def __init__(self, sink: EventSink | None) -> None:
+    Events are built only when there is a sink: a run nobody listens to pays nothing.
+    """
+
+    def __init__(self, sink: EventSink | None, *, workflow_id: str, workflow_type: str) -> None:
         self._sink = sink
+        self._workflow_id = workflow_id
+        self._workflow_type = workflow_type
 
-    def emit(self, event: RunEvent) -> None:
-        """Deliver ``event``; a channel whose reader has gone stops receiving."""
+    def emit(self, kind: type[RunEvent], **fields: Any) -> None:
+        """Deliver a ``kind`` event of this run, now; a channel whose reader has gone stops."""
         sink = self._sink
         if sink is None:
             return
+        event = kind(
+            workflow_id=self._workflow_id,
+            workflow_type=self._workflow_type,
+            time=trio.current_time(),
+            **fields,
+        )
         if isinstance(sink, trio.MemorySendChannel):
             try:
                 sink.send_nowait(event)  # unbounded: checked when the run starts

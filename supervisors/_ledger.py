@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import attrs
 
-SUCCESS = "success"
-ERROR = "error"
-TIMEOUT = "timeout"
-CANCELLED = "cancelled"
 
-# error_type of steps cut short, by the run's deadline or by another cancellation (a
-# failing sibling in a parallel group, the caller): they did not finish.
-DEADLINE = "deadline"
-CUT_SHORT = "cancelled"
+class _Name(StrEnum):
+    """A name that is its own string everywhere: in JSON, in f-strings, and in reprs."""
+
+    __repr__ = str.__repr__
+
+
+class Status(_Name):
+    """The status of a step or a run; the values are what responses and stores hold."""
+
+    RUNNING = "running"  # a stored run not finished (live, or its process died)
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"  # a step cut short by a cancellation that was not the deadline
+
+
+class ErrorType(_Name):
+    """The kinds of failure the run engine names itself, in records, reports and logs.
+
+    A step whose ask raised has the class name of what it raised instead.
+    """
+
+    AGENT_ERROR = "agent_error"  # the agent answered with a failure
+    STEP_TIMEOUT = "step_timeout"  # an attempt ran out of its step's own time
+    NOT_ENOUGH_TIME = "not_enough_time"  # refused: it would not finish in the time left
+    NO_TIME_TO_RETRY = "no_time_to_retry"  # the retry's wait would end past the deadline
+    NO_AGENT = "no_agent"  # no actor serves the step's message type
+    BAD_INPUT = "bad_input"  # the step's input could not be built
+    UNSTORABLE_RESULT = "unstorable_result"  # the store cannot keep the step's result
+    DEADLINE = "deadline"  # cut short by the run's deadline
+    CANCELLED = "cancelled"  # cut short by another cancellation (a sibling, the caller)
+    TIMEOUT = "timeout"  # a run whose deadline passed
+    UNKNOWN_WORKFLOW = "unknown_workflow"  # a run of a workflow that is not registered
+    UNSTORABLE_DATA = "unstorable_data"  # a run whose input the store cannot keep
+    STORE_UNAVAILABLE = "store_unavailable"  # the store could not commit in time
+
+
+# Steps that failed for want of time: their own timeout, or too little left of the run's
+# for an attempt or a retry. A run that one of them ends is a timeout.
+OUT_OF_TIME = frozenset(
+    {ErrorType.STEP_TIMEOUT, ErrorType.NOT_ENOUGH_TIME, ErrorType.NO_TIME_TO_RETRY}
+)
+# Steps that did not finish: cut short, so a resume sends the same attempt again.
+CUT_SHORT = frozenset({ErrorType.DEADLINE, ErrorType.CANCELLED})
 
 
 @attrs.frozen(kw_only=True)
@@ -32,9 +69,8 @@ class StepRecord:
         attempts: How many times it was sent (0 for a result carried over from earlier).
         result: The step's result, as the agent answered it.
         error: Why it failed, when it did.
-        error_type: What kind of failure, for logs: 'agent_error' (the agent answered
-            with a failure), 'no_agent', 'bad_input' (its input could not be built), or
-            the class name of the error the ask raised.
+        error_type: What kind of failure, for logs: an :class:`ErrorType`, or the class
+            name of the error the ask raised.
     """
 
     step: str
@@ -50,12 +86,12 @@ class StepRecord:
     @property
     def completed(self) -> bool:
         """Whether the step succeeded."""
-        return self.status == SUCCESS
+        return self.status == Status.SUCCESS
 
     @property
     def finished(self) -> bool:
         """Whether the step ran to an end, success or failure (it was not cut short)."""
-        return self.error_type not in (DEADLINE, CUT_SHORT)
+        return self.error_type not in CUT_SHORT
 
     @property
     def carried_over(self) -> bool:
@@ -66,7 +102,7 @@ class StepRecord:
         """Return the step as responses list it: ``{step, status, result, attempts}``."""
         return {
             "step": self.step,
-            "status": self.status,
+            "status": str(self.status),  # a plain str, not a Status, in responses
             "result": self.result,
             "attempts": self.attempts,
         }
@@ -79,10 +115,19 @@ class Ledger:
     workflow_id: str
     workflow_type: str
     records: list[StepRecord] = attrs.Factory(list)
+    # Kept as records are written, so that each step reads earlier results in O(1).
+    _results: dict[str, Any] = attrs.field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        for record in self.records:
+            if record.completed:
+                self._results[record.step] = record.result
 
     def record(self, record: StepRecord) -> None:
         """Add a finished step."""
         self.records.append(record)
+        if record.completed:
+            self._results[record.step] = record.result
 
     def completed(self) -> list[StepRecord]:
         """The steps that succeeded, in order."""
@@ -93,5 +138,9 @@ class Ledger:
         return [r.step for r in self.records if r.completed]
 
     def results(self) -> dict[str, Any]:
-        """Each succeeded step's result, by step name."""
-        return {r.step: r.result for r in self.records if r.completed}
+        """Each succeeded step's result, by step name (a new dict: a snapshot)."""
+        return dict(self._results)
+
+    def has_result(self, step: str) -> bool:
+        """Whether ``step`` has succeeded."""
+        return step in self._results

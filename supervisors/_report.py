@@ -1,23 +1,15 @@
-"""A run's report and response, and the checks on a run's options before it starts."""
+"""A run's report and response, and the check of a run's timeout."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from mira_actors import safe_repr, safe_str
+from mira_actors import safe_repr
 
-from ._events import check_sink
-from ._ledger import ERROR, SUCCESS, TIMEOUT, StepRecord
-from ._retry import RetryPolicy
-from ._workflow import Workflow
-
-# error_type of a step that failed for want of time: its own timeout, or too little left
-# of the run's for an attempt or a retry.
-OUT_OF_TIME = frozenset({"step_timeout", "not_enough_time", "no_time_to_retry"})
+from ._ledger import Status, StepRecord
 
 
 def check_timeout(timeout: Any) -> float:
@@ -40,44 +32,6 @@ def check_timeout(timeout: Any) -> float:
         msg = f"Timeout is too large, got {safe_repr(timeout)}; use math.inf for no deadline"
         raise ValueError(msg) from None
     return seconds + 0.0  # + 0.0 turns -0.0 into 0.0, so no response says "-0.0"
-
-
-def check_run_options(
-    workflow: Workflow | None,
-    *,
-    step_timeouts: Mapping[str, Any] | None = None,
-    retry: Any = None,
-    on_event: Any = None,
-) -> dict[str, float]:
-    """Check a run's options before it starts; return ``step_timeouts`` as float seconds.
-
-    Checked up front so that a caller gets the error itself, not from the middle of a
-    run (or wrapped in the nursery that runs it). Step names are checked against
-    ``workflow`` when there is one.
-
-    Raises:
-        ValueError: a step timeout for a step the workflow does not have, a bad number
-            of seconds, or an events channel with a bounded buffer.
-        TypeError: a step timeout that is not a number, a ``retry`` that is not a
-            RetryPolicy, or an ``on_event`` that is neither a callable nor a channel.
-    """
-    if not step_timeouts and retry is None and on_event is None:
-        return {}  # the usual call: nothing to check
-    step_timeouts = step_timeouts or {}
-    if workflow is not None:
-        unknown = sorted(set(step_timeouts) - set(workflow.step_names))
-        if unknown:
-            msg = (
-                f"step_timeouts names steps that workflow {workflow.name!r} does not have: "
-                f"{safe_str(', '.join(map(safe_repr, unknown)))}; "
-                f"its steps are {workflow.step_names}"
-            )
-            raise ValueError(msg)
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        msg = f"retry must be a RetryPolicy, got {type(retry).__name__}"
-        raise TypeError(msg)
-    check_sink(on_event)
-    return {name: check_timeout(seconds) for name, seconds in step_timeouts.items()}
 
 
 @attrs.frozen(kw_only=True)
@@ -113,18 +67,18 @@ class RunReport:
     @property
     def timed_out_steps(self) -> list[str]:
         """The names of the steps that ran out of time (their own or the run's)."""
-        return [r.step for r in self.records if r.status == TIMEOUT]
+        return [r.step for r in self.records if r.status == Status.TIMEOUT]
 
     def response(self) -> dict[str, Any]:
         """Return the MIRA response: success, timeout or error, built from the ledger."""
         if self.stored_response is not None:
             return copy.deepcopy(self.stored_response)
-        if self.outcome == TIMEOUT:
+        if self.outcome == Status.TIMEOUT:
             names = self.completed_steps
             return {
                 "workflow_id": self.workflow_id,
                 "workflow_type": self.workflow_type,
-                "status": TIMEOUT,
+                "status": Status.TIMEOUT.value,
                 "error": self.error,
                 "steps": [r.as_step() for r in self.records if r.completed],
                 "partial_progress": {
@@ -137,7 +91,7 @@ class RunReport:
         # Every step that finished, failed ones too (an optional step that failed, or the
         # step that ended the run, whatever status its agent answered).
         finished = [r.as_step() for r in self.records if r.finished]
-        if self.outcome == SUCCESS:
+        if self.outcome == Status.SUCCESS:
             return {
                 "workflow_id": self.workflow_id,
                 "workflow_type": self.workflow_type,
@@ -146,7 +100,7 @@ class RunReport:
         return {
             "workflow_id": self.workflow_id,
             "workflow_type": self.workflow_type,
-            "status": ERROR,
+            "status": Status.ERROR.value,
             "error": self.error,
             "steps": finished,
         }
@@ -159,7 +113,7 @@ def error_report(
     return RunReport(
         workflow_id=workflow_id,
         workflow_type=workflow_type,
-        outcome=ERROR,
+        outcome=Status.ERROR,
         timeout=timeout,
         records=(),
         error=error,

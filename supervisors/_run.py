@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -12,29 +11,16 @@ import trio
 from mira_actors import ActorRef
 from mira_actors.instrumentation import RunTrace
 
-from ._events import (
-    Emitter,
-    EventSink,
-    RunFinished,
-    RunStarted,
-)
+from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
 from ._latency import AdaptiveTimeouts, LatencyHistory
-from ._ledger import (
-    CANCELLED,
-    ERROR,
-    SUCCESS,
-    TIMEOUT,
-    Ledger,
-    StepRecord,
-)
-from ._report import OUT_OF_TIME, RunReport, check_run_options, check_timeout
-from ._retry import NO_RETRY, RetryPolicy
-from ._steps import StepAttempts
+from ._ledger import OUT_OF_TIME, ErrorType, Ledger, Status, StepRecord
+from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
+from ._report import RunReport
+from ._retry import RetryPolicy
+from ._steps import StepOutcome, StepRunner
 from ._store import LedgerStore, StoreUnavailableError
 from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
-
-StepListener = Callable[[StepRecord], None]
 
 
 async def run_workflow(
@@ -42,41 +28,39 @@ async def run_workflow(
     data: Any,
     *,
     routes: Mapping[str, ActorRef],
-    timeout: float,
     workflow_id: str,
+    timeout: float = DEFAULT_TIMEOUT,
     prior: Mapping[str, Any] | None = None,
     on_step: StepListener | None = None,
     step_timeouts: Mapping[str, float] | None = None,
     retry: RetryPolicy | None = None,
+    on_event: EventSink | None = None,
+    options: RunOptions | None = None,
     history: LatencyHistory | None = None,
     adaptive: AdaptiveTimeouts | None = None,
-    on_event: EventSink | None = None,
     store: LedgerStore | None = None,
     first_attempts: Mapping[str, int] | None = None,
 ) -> RunReport:
     """Run ``workflow`` on ``data`` under ``trio.move_on_after(timeout)``.
 
     Each step asks the actor that ``routes`` names for its message type, under the
-    earlier of its own timeout and the run's deadline. At the deadline the outstanding
-    asks, and the handlers serving them, are cancelled and the report is built from the
-    ledger.
+    earlier of its own timeout and the run's deadline (and the caller's). At the
+    deadline the outstanding asks, and the handlers serving them, are cancelled and the
+    report is built from the ledger.
 
     Args:
         workflow: What to run.
         data: The workflow data.
         routes: The actor serving each message type.
-        timeout: The run's deadline, in seconds from now.
         workflow_id: The run's id.
+        timeout, on_step, step_timeouts, retry, on_event: The run's options, as for
+            :class:`RunOptions`.
+        options: All of them as one value, in place of the five above.
         prior: Results of steps completed earlier, by name; they are not run again.
-        on_step: Sees each ledger record as it is written.
-        step_timeouts: Seconds per attempt by step name, over the steps' own.
-        retry: The policy of steps that have none of their own (default: no retry).
         history: Where step latencies are recorded and read: an attempt that would
             not finish in the time left by its median latency is not started.
         adaptive: Timeouts from ``history`` (required with it) for steps with none of
             their own.
-        on_event: Where progress events go: a callback, or a memory channel with an
-            unbounded buffer (so a slow reader never stalls the run).
         store: Where the run is kept durably. The run must exist there already
             (``create_run``, or a claim for a resume); each finished step is committed
             before it counts as completed, and the outcome with the steps cut short at
@@ -84,133 +68,151 @@ async def run_workflow(
         first_attempts: The attempt number each step starts at (1 by default): a resume
             numbers on from an earlier run, so idempotency keys keep meaning one attempt.
     """
-    timeout = check_timeout(timeout)
-    step_timeouts = check_run_options(
-        workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event
-    )
+    if options is None:
+        options = RunOptions(
+            timeout=timeout,
+            step_timeouts=step_timeouts,
+            retry=retry,
+            on_event=on_event,
+            on_step=on_step,
+        )
+    options.check_steps(workflow)
     if adaptive is not None and history is None:
         # Otherwise adaptive would be ignored, and the steps would run with no timeout at all.
         msg = "adaptive timeouts need a history to adapt to: pass history=LatencyHistory()"
         raise ValueError(msg)
-    run = _Run(
+    run = WorkflowRun(
         workflow,
         data,
+        workflow_id=workflow_id,
         routes=routes,
-        ledger=Ledger(workflow_id=workflow_id, workflow_type=workflow.name),
-        step_timeouts=step_timeouts,
-        retry=retry or NO_RETRY,
+        options=options,
         history=history,
         adaptive=adaptive,
-        emitter=Emitter(on_event),
-        on_step=on_step,
         store=store,
-        first_attempts=first_attempts or {},
+        first_attempts=first_attempts,
     )
-    return await run_traced(run, timeout, prior or {})
+    return await run.go(prior or {})
 
 
-class _Run(StepAttempts):
-    """The state of one run while it goes."""
+class WorkflowRun:
+    """One run of a workflow while it goes: its ledger, its deadline and how it ends.
+
+    The run owns its state: the ledger, the steps cut short, the failure that ended it.
+    A :class:`StepRunner` runs each step and hands back its outcome; the run alone
+    decides what the outcome means for the run. Its options are taken as checked.
+    """
 
     def __init__(
         self,
         workflow: Workflow,
         data: Any,
         *,
+        workflow_id: str,
         routes: Mapping[str, ActorRef],
-        ledger: Ledger,
-        step_timeouts: dict[str, float],
-        retry: RetryPolicy,
-        history: LatencyHistory | None,
-        adaptive: AdaptiveTimeouts | None,
-        emitter: Emitter,
-        on_step: StepListener | None,
-        store: LedgerStore | None,
-        first_attempts: Mapping[str, int],
+        options: RunOptions,
+        history: LatencyHistory | None = None,
+        adaptive: AdaptiveTimeouts | None = None,
+        store: LedgerStore | None = None,
+        first_attempts: Mapping[str, int] | None = None,
     ) -> None:
         self.workflow = workflow
         self.data = data
-        self.routes = routes
-        self.ledger = ledger
-        self.step_timeouts = step_timeouts
-        self.retry = retry
-        self.history = history
-        self.adaptive = adaptive
-        self.emitter = emitter
-        self.on_step = on_step
-        self.store = store
-        self.first_attempts = first_attempts
+        self.options = options
+        self.ledger = Ledger(workflow_id=workflow_id, workflow_type=workflow.name)
+        self._routes = routes
+        self._history = history
+        self._adaptive = adaptive
+        self._store = store
+        self._first_attempts = first_attempts or {}
+        self._emitter = Emitter(
+            options.on_event, workflow_id=workflow_id, workflow_type=workflow.name
+        )
         # Steps cut short: committed with the outcome, in one transaction, at the end.
         self.cut: list[StepRecord] = []
-        self.scope = trio.CancelScope()
-        self.timeout = math.inf
-        # The record that ended the run early, and the error text that goes with it.
-        self.failure: StepRecord | None = None
-        self.failure_error = ""
+        # The outcome of the step that ended the run early.
+        self.failure: StepOutcome | None = None
+        self._scope = trio.CancelScope()
         self.trace: RunTrace | None = None  # the run's span, while something records it
 
-    def event_fields(self) -> dict[str, Any]:
-        return {
-            "workflow_id": self.ledger.workflow_id,
-            "workflow_type": self.workflow.name,
-            "time": trio.current_time(),
-        }
+    @property
+    def workflow_id(self) -> str:
+        """The run's id."""
+        return self.ledger.workflow_id
 
-    async def run(self, timeout: float, prior: Mapping[str, Any]) -> RunReport:
-        self.timeout = timeout
-        self.emitter.emit(RunStarted(**self.event_fields(), timeout=timeout))
+    @property
+    def deadline_passed(self) -> bool:
+        """Whether the run's own deadline cut it short."""
+        return self._scope.cancelled_caught
+
+    async def go(self, prior: Mapping[str, Any]) -> RunReport:
+        """Run the steps not in ``prior`` (results by step name); return the report.
+
+        Raises what cancelled the run, when its caller did (the run then has no report).
+        """
+        return await run_traced(self, prior)
+
+    async def run_steps(self, prior: Mapping[str, Any]) -> RunReport:
+        """Run the steps and end the run (:meth:`go`, inside the run's trace span)."""
+        timeout = self.options.timeout
+        self._emitter.emit(RunStarted, timeout=timeout)
         now = trio.current_time()
         for name in self.workflow.step_names:
             if name in prior:
-                self.note(
+                self._note(
                     StepRecord(
                         step=name,
                         agent="",
-                        status=SUCCESS,
+                        status=Status.SUCCESS,
                         started_at=now,
                         ended_at=now,
                         attempts=0,
                         result=prior[name],
                     )
                 )
-        try:
-            with trio.move_on_after(timeout) as self.scope:
-                for item in self.workflow.steps:
-                    if not await self.run_item(item):
-                        break
-        except trio.Cancelled:
-            # Cancelled by the caller: the stream still ends, so a reader is not left waiting.
-            self.emitter.emit(
-                RunFinished(
-                    **self.event_fields(),
-                    outcome=CANCELLED,
-                    completed_steps=tuple(self.ledger.completed_steps()),
-                )
-            )
-            raise
-        report = self.report(timeout)
-        if self.store is not None:
-            report = await self.commit(report)
-        self.emitter.emit(
-            RunFinished(
-                **self.event_fields(),
-                outcome=report.outcome,
-                completed_steps=tuple(report.completed_steps),
-            )
+        self._scope = trio.CancelScope(deadline=now + timeout)
+        steps = StepRunner(
+            workflow_type=self.workflow.name,
+            workflow_id=self.workflow_id,
+            data=self.data,
+            routes=self._routes,
+            options=self.options,
+            history=self._history,
+            adaptive=self._adaptive,
+            emitter=self._emitter,
+            first_attempts=self._first_attempts,
+            deadline=self._scope.deadline,
+            commit=self._commit,
+            cut=self._cut_short,
+            trace=self.trace,
         )
+        try:
+            with self._scope:
+                for item in self.workflow.steps:
+                    if not await self._run_item(steps, item):
+                        break
+        except BaseException:
+            # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
+            # group of them): the stream still ends, so a reader is not left waiting.
+            self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
+            raise
+        report = self.report()
+        if self._store is not None:
+            report = await self._commit_outcome(report)
+        self._finished(report.outcome, tuple(report.completed_steps))
         return report
 
-    async def commit(self, report: RunReport) -> RunReport:
+    async def _commit_outcome(self, report: RunReport) -> RunReport:
         """Commit the run's outcome by its deadline (plus the store's small floor).
 
         A store that cannot commit in time makes the report an 'error' that says so
         (error_type 'store_unavailable'); the store retries the commit on its own.
         """
-        assert self.store is not None
+        assert self._store is not None
         try:
-            with trio.CancelScope(deadline=self.scope.deadline):  # bounds the store's waits
-                await self.store.finish_run(
-                    self.ledger.workflow_id,
+            with trio.CancelScope(deadline=self._scope.deadline):  # bounds the store's waits
+                await self._store.finish_run(
+                    self.workflow_id,
                     outcome=report.outcome,
                     response=report.response(),
                     records=self.cut,
@@ -220,76 +222,113 @@ class _Run(StepAttempts):
                 f"the run ended ({report.outcome}) but could not be committed in time: {exc}; "
                 "the store keeps trying, and until it lands the run can be resumed"
             )
-            return attrs.evolve(report, outcome=ERROR, error=error, error_type="store_unavailable")
+            return attrs.evolve(
+                report, outcome=Status.ERROR, error=error, error_type=ErrorType.STORE_UNAVAILABLE
+            )
         return report
 
-    def report(self, timeout: float) -> RunReport:
+    def report(self) -> RunReport:
+        """The run's report as of now."""
         ledger = self.ledger
         fields: dict[str, Any] = {
             "workflow_id": ledger.workflow_id,
             "workflow_type": ledger.workflow_type,
-            "timeout": timeout,
+            "timeout": self.options.timeout,
             "records": tuple(ledger.records),
         }
         failure = self.failure
         if failure is not None:
             # Only time running out makes a timeout; an agent that answers 'timeout' is
             # a failed step like any other.
-            outcome = TIMEOUT if failure.error_type in OUT_OF_TIME else ERROR
+            failed = failure.record
+            outcome = Status.TIMEOUT if failed.error_type in OUT_OF_TIME else Status.ERROR
             return RunReport(
-                outcome=outcome, error=self.failure_error, error_type=failure.error_type, **fields
+                outcome=outcome, error=failure.error, error_type=failed.error_type, **fields
             )
-        if self.scope.cancelled_caught:
-            error = f"Workflow execution timed out after {timeout} seconds"
-            return RunReport(outcome=TIMEOUT, error=error, error_type="timeout", **fields)
-        return RunReport(outcome=SUCCESS, **fields)
+        if self._scope.cancelled_caught:
+            error = f"Workflow execution timed out after {self.options.timeout} seconds"
+            return RunReport(
+                outcome=Status.TIMEOUT, error=error, error_type=ErrorType.TIMEOUT, **fields
+            )
+        return RunReport(outcome=Status.SUCCESS, **fields)
 
-    def note(self, record: StepRecord) -> None:
+    async def _run_item(self, steps: StepRunner, item: Step | Parallel) -> bool:
+        """Run a step or a group; return whether the run goes on."""
+        if isinstance(item, Step):
+            return await self._run_step(steps, item)
+        async with trio.open_nursery() as nursery:
+            for step in item.steps:
+                nursery.start_soon(self._run_member, steps, step, nursery.cancel_scope)
+        return self.failure is None
+
+    async def _run_member(self, steps: StepRunner, step: Step, group: trio.CancelScope) -> None:
+        if not await self._run_step(steps, step):
+            group.cancel()  # a member failed for good: its siblings stop too
+
+    async def _run_step(self, steps: StepRunner, step: Step) -> bool:
+        """Run a step unless an earlier run completed it; return whether the run goes on."""
+        if self.ledger.has_result(step.name):
+            return True
+        outcome = await steps.run(step, self.ledger.results())
+        if not outcome.failed:
+            return True
+        self._emit_failed(outcome.record)
+        if step.optional:
+            return True
+        if self.failure is None:
+            self.failure = outcome
+        return False
+
+    def _note(self, record: StepRecord) -> None:
         """Add ``record`` to the ledger (and tell on_step), without the store."""
         self.ledger.record(record)
-        if self.on_step is not None:
-            self.on_step(record)
+        if self.options.on_step is not None:
+            self.options.on_step(record)
 
-    async def write(self, record: StepRecord) -> StepRecord:
+    async def _commit(self, record: StepRecord) -> StepRecord:
         """Commit a finished step to the store, then the ledger; return what was written.
 
         A result the store cannot keep (not JSON) fails the step instead.
         """
-        if self.store is not None:
+        if self._store is not None:
             try:
-                await self.store.record_step(self.ledger.workflow_id, record)
+                await self._store.record_step(self.workflow_id, record)
             except StoreUnavailableError as exc:
                 # Not committed, so not completed: it goes with the outcome's commit.
                 record = attrs.evolve(
                     record,
-                    status=ERROR,
+                    status=Status.ERROR,
                     result=None,
                     error=f"its record could not be committed in time: {exc}",
-                    error_type="store_unavailable",
+                    error_type=ErrorType.STORE_UNAVAILABLE,
                 )
                 self.cut.append(record)
             except (TypeError, ValueError) as exc:
                 record = attrs.evolve(
                     record,
-                    status=ERROR,
+                    status=Status.ERROR,
                     result=None,
                     error=f"its result cannot be stored: {exc}",
-                    error_type="unstorable_result",
+                    error_type=ErrorType.UNSTORABLE_RESULT,
                 )
-                await self.store.record_step(self.ledger.workflow_id, record)
-        self.note(record)
+                await self._store.record_step(self.workflow_id, record)
+        self._note(record)
         return record
 
-    async def run_item(self, item: Step | Parallel) -> bool:
-        """Run a step or a group; return whether the run goes on."""
-        if isinstance(item, Step):
-            return await self.run_step(item)
-        async with trio.open_nursery() as nursery:
-            for step in item.steps:
-                if step.name not in self.ledger.results():
-                    nursery.start_soon(self._run_member, step, nursery.cancel_scope)
-        return self.failure is None
+    def _cut_short(self, record: StepRecord) -> None:
+        """Note a step cut short now; it is committed with the outcome when the run ends."""
+        self._note(record)
+        self.cut.append(record)
+        self._emit_failed(record)
 
-    async def _run_member(self, step: Step, group: trio.CancelScope) -> None:
-        if not await self.run_step(step):
-            group.cancel()  # a member failed for good: its siblings stop too
+    def _emit_failed(self, failed: StepRecord) -> None:
+        self._emitter.emit(
+            StepFailed,
+            step=failed.step,
+            attempts=failed.attempts,
+            status=failed.status,
+            error_type=failed.error_type,
+        )
+
+    def _finished(self, outcome: str, completed_steps: tuple[str, ...]) -> None:
+        self._emitter.emit(RunFinished, outcome=outcome, completed_steps=completed_steps)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._ledger import SUCCESS, StepRecord
+from ._ledger import Status, StepRecord
 from ._sql_thread import SqlThread
 from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
 from ._sqlite_rows import read_run, read_runs
@@ -288,7 +288,7 @@ class SqliteStore:
                     timeout,
                     now,
                     workflow_id,
-                    SUCCESS,
+                    Status.SUCCESS,
                     owner,
                     now,
                 ),

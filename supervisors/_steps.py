@@ -1,9 +1,9 @@
-"""A step's part of a run: its attempts, retries, refusals and failures, in the ledger."""
+"""How a run runs one step: its attempts, retries and refusals, until it ends for good."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -13,121 +13,151 @@ from mira_actors import ActorRef
 from mira_actors.instrumentation import RunTrace
 
 from ._attempt import Attempt, send_attempt
-from ._events import Emitter, StepCompleted, StepFailed, StepRetried, StepStarted
+from ._events import Emitter, StepCompleted, StepRetried, StepStarted
 from ._latency import AdaptiveTimeouts, LatencyHistory
-from ._ledger import CANCELLED, CUT_SHORT, DEADLINE, ERROR, SUCCESS, TIMEOUT, Ledger, StepRecord
-from ._retry import RetryPolicy
+from ._ledger import ErrorType, Status, StepRecord
+from ._options import RunOptions
 from ._tracing import attempt_traced
-from ._workflow import Step, Workflow
+from ._workflow import Step
+
+Commit = Callable[[StepRecord], Awaitable[StepRecord]]
+"""Writes a finished step (store, then ledger) and returns the record as written."""
 
 
-class StepAttempts:
-    """How a run runs one step; the run (``_Run``) holds the state these methods share."""
+@attrs.frozen
+class StepOutcome:
+    """How a step ended: its record as written and, when it failed for good, why.
 
-    workflow: Workflow
-    data: Any
-    routes: Mapping[str, ActorRef]
-    ledger: Ledger
-    step_timeouts: dict[str, float]
-    retry: RetryPolicy
-    history: LatencyHistory | None
-    adaptive: AdaptiveTimeouts | None
-    emitter: Emitter
-    first_attempts: Mapping[str, int]
-    scope: trio.CancelScope
-    timeout: float
-    cut: list[StepRecord]
-    failure: StepRecord | None
-    failure_error: str
-    trace: RunTrace | None
+    Attributes:
+        record: The step's last record.
+        error: The run's error text when the step failed, else None.
+        exception: What the failed attempt raised (the handler's own exception), or
+            the failure it answered, as an exception; None when there was no attempt.
+    """
 
-    def event_fields(self) -> dict[str, Any]:
-        raise NotImplementedError
+    record: StepRecord
+    error: str | None = None
+    exception: BaseException | None = None
 
-    def note(self, record: StepRecord) -> None:
-        raise NotImplementedError
+    @property
+    def failed(self) -> bool:
+        """Whether the step failed for good."""
+        return self.error is not None
 
-    async def write(self, record: StepRecord) -> StepRecord:
-        raise NotImplementedError
 
-    def timeout_for(self, step: Step) -> float:
-        if step.name in self.step_timeouts:
-            return self.step_timeouts[step.name]
-        if step.timeout is not None:
-            return step.timeout
-        if self.adaptive is not None and self.history is not None:
-            return self.adaptive.timeout_for(self.history, self.key(step))
-        return math.inf
+class StepRunner:
+    """Runs the steps of one run, one call per step; the run decides what an outcome means.
 
-    def key(self, step: Step) -> str:
-        return LatencyHistory.key(self.workflow.name, step.name)
+    Args:
+        workflow_type: The workflow's name (latency keys).
+        workflow_id: The run's id (idempotency keys).
+        data: The workflow data, from which each step's input is built.
+        routes: The actor serving each message type.
+        options: The run's options.
+        history: Step latencies, observed and read (None: no admission by history).
+        adaptive: Timeouts from ``history`` for steps with none of their own.
+        emitter: Where the run's events go.
+        first_attempts: The attempt number each step starts at (a resume numbers on).
+        deadline: The run's own deadline (trio time): a step cancelled at or after it
+            was cut short by the deadline, any other cancellation is the caller's.
+        commit: Writes a finished step.
+        cut: Told of each step cut short, with its record, before the cancellation
+            goes on.
+        trace: The run's trace span, when something records it.
+    """
 
-    async def run_step(self, step: Step) -> bool:
-        """Run a step with its retries; return whether the run goes on."""
-        if step.name in self.ledger.results():
-            return True  # completed in an earlier run
-        ref = self.routes.get(step.message_type)
+    def __init__(
+        self,
+        *,
+        workflow_type: str,
+        workflow_id: str,
+        data: Any,
+        routes: Mapping[str, ActorRef],
+        options: RunOptions,
+        history: LatencyHistory | None,
+        adaptive: AdaptiveTimeouts | None,
+        emitter: Emitter,
+        first_attempts: Mapping[str, int],
+        deadline: float,
+        commit: Commit,
+        cut: Callable[[StepRecord], None],
+        trace: RunTrace | None = None,
+    ) -> None:
+        self._workflow_type = workflow_type
+        self._workflow_id = workflow_id
+        self._data = data
+        self._routes = routes
+        self._options = options
+        self._history = history
+        self._adaptive = adaptive
+        self._emitter = emitter
+        self._first_attempts = first_attempts
+        self._deadline = deadline
+        self._commit = commit
+        self._cut = cut
+        self._trace = trace
+
+    async def run(self, step: Step, results: Mapping[str, Any]) -> StepOutcome:
+        """Run ``step`` with its retries, its input built from ``results``.
+
+        A step cut short by a cancellation is told to ``cut``, then the cancellation
+        goes on.
+        """
+        ref = self._routes.get(step.message_type)
         # Attempts are numbered on from an earlier run's; the policy counts this run's.
         tally = _Tally(
             step=step.name,
             agent="" if ref is None else ref.name,
             started=trio.current_time(),
-            before=self.first_attempts.get(step.name, 1) - 1,
+            before=self._first_attempts.get(step.name, 1) - 1,
         )
         if ref is None:
             error = f"no agent is registered for message type {step.message_type!r}"
-            failed = tally.record(ERROR, error=error, error_type="no_agent")
-            return await self.fail(step, failed, f"Step {step.name!r} failed: {error}")
+            failed = tally.record(Status.ERROR, error=error, error_type=ErrorType.NO_AGENT)
+            return await self._fail(failed, f"Step {step.name!r} failed: {error}")
         try:
-            data = step.build_input(self.data, self.ledger.results())
+            data = step.build_input(self._data, results)
         except Exception as exc:  # a builder fails on data of the wrong shape: a step error
             error = f"could not build its input: {type(exc).__name__}: {exc}"
-            failed = tally.record(ERROR, error=error, error_type="bad_input")
-            return await self.fail(step, failed, f"Step {step.name!r} failed: {error}")
+            failed = tally.record(Status.ERROR, error=error, error_type=ErrorType.BAD_INPUT)
+            return await self._fail(failed, f"Step {step.name!r} failed: {error}", exc)
         try:
-            return await self.attempt_until_done(
+            return await self._attempt_until_done(
                 step, ref, {"type": step.message_type, "data": data}, tally
             )
         except trio.Cancelled:
-            # Written at the moment of cancellation, so the ledger shows where time ran out;
-            # committed with the outcome when the run ends.
-            timed_out = self.scope.deadline <= trio.current_time()
-            cut = tally.record(
-                TIMEOUT if timed_out else CANCELLED,
-                error_type=DEADLINE if timed_out else CUT_SHORT,
-            )
-            self.note(cut)
-            self.cut.append(cut)
-            self.emit_failed(cut)
+            # Recorded at the moment of cancellation, so the ledger shows where time ran out.
+            if self._deadline <= trio.current_time():
+                self._cut(tally.record(Status.TIMEOUT, error_type=ErrorType.DEADLINE))
+            else:
+                self._cut(tally.record(Status.CANCELLED, error_type=ErrorType.CANCELLED))
             raise
 
-    async def attempt_until_done(
+    async def _attempt_until_done(
         self, step: Step, ref: ActorRef, message: dict[str, Any], tally: _Tally
-    ) -> bool:
+    ) -> StepOutcome:
         """Send attempts until one succeeds or the policy or the time says stop."""
-        policy = step.retry or self.retry
+        policy = step.retry or self._options.retry
+        key = LatencyHistory.key(self._workflow_type, step.name)
         while True:
-            refusal = self.refuse_attempt(step)
+            refusal = self._refusal(step, key)
             if refusal is not None:
-                failed = tally.record(TIMEOUT, error=refusal, error_type="not_enough_time")
-                return await self.fail(step, failed, self.out_of_time(refusal))
-            tally.attempt += 1
-            outcome = await self.attempt(step, ref, message, tally.attempt)
-            if outcome.completed:
-                done = await self.write(tally.record(SUCCESS, result=outcome.result))
-                if not done.completed:  # its result could not be stored
-                    return self.end(step, done, f"Step {step.name!r} failed: {done.error}")
-                if self.history is not None:
-                    self.history.observe(self.key(step), outcome.seconds)
-                self.emitter.emit(
-                    StepCompleted(
-                        **self.event_fields(),
-                        step=step.name,
-                        attempts=tally.attempt,
-                        seconds=outcome.seconds,
-                    )
+                failed = tally.record(
+                    Status.TIMEOUT, error=refusal, error_type=ErrorType.NOT_ENOUGH_TIME
                 )
-                return True
+                return await self._fail(failed, self._out_of_time(refusal))
+            tally.attempt += 1
+            outcome = await self._attempt(step, ref, message, tally.attempt, key)
+            if outcome.completed:
+                done = await self._commit(tally.record(Status.SUCCESS, result=outcome.result))
+                if not done.completed:  # its result could not be stored
+                    return StepOutcome(done, f"Step {step.name!r} failed: {done.error}")
+                if self._history is not None:
+                    self._history.observe(key, outcome.seconds)
+                self._emitter.emit(
+                    StepCompleted, step=step.name, attempts=tally.attempt, seconds=outcome.seconds
+                )
+                return StepOutcome(done)
             failed = tally.record(
                 outcome.status,
                 result=outcome.result,
@@ -140,112 +170,101 @@ class StepAttempts:
                 and policy.retries(outcome.failure)
             )
             if not retryable:
-                return await self.fail(step, failed, self.failure_text(step, outcome))
+                return await self._fail(failed, _failure_text(step, outcome), outcome.failure)
             delay = policy.interval(tally.attempt)
-            if not self.can_start_at(step, trio.current_time() + delay):
+            if not self._can_start_at(key, trio.current_time() + delay):
                 # The next attempt would be refused after the wait (no time left, or less
                 # than its usual duration): fail now instead of waiting for that.
                 reason = f"no time is left to retry step {step.name!r}"
                 late = attrs.evolve(
-                    failed, status=TIMEOUT, error=reason, error_type="no_time_to_retry"
+                    failed,
+                    status=Status.TIMEOUT,
+                    error=reason,
+                    error_type=ErrorType.NO_TIME_TO_RETRY,
                 )
-                return await self.fail(step, late, self.out_of_time(reason))
-            self.emitter.emit(
-                StepRetried(
-                    **self.event_fields(),
-                    step=step.name,
-                    attempt=tally.attempt,
-                    delay=delay,
-                    error_type=str(outcome.error_type),
-                )
+                return await self._fail(late, self._out_of_time(reason), outcome.failure)
+            self._emitter.emit(
+                StepRetried,
+                step=step.name,
+                attempt=tally.attempt,
+                delay=delay,
+                error_type=str(outcome.error_type),
             )
             await trio.sleep(delay)
 
-    def out_of_time(self, reason: str) -> str:
-        return f"Workflow execution timed out after {self.timeout} seconds: {reason}"
+    async def _fail(
+        self, failed: StepRecord, error: str, exception: BaseException | None = None
+    ) -> StepOutcome:
+        return StepOutcome(await self._commit(failed), error, exception)
 
-    def can_start_at(self, step: Step, start: float) -> bool:
-        """Whether an attempt starting at ``start`` has time left to finish, by the history."""
-        left = self.scope.deadline - start
-        if left <= 0:
-            return False
-        expected = None if self.history is None else self.history.expected(self.key(step))
-        return expected is None or expected <= left
+    def _out_of_time(self, reason: str) -> str:
+        return f"Workflow execution timed out after {self._options.timeout} seconds: {reason}"
 
-    def refuse_attempt(self, step: Step) -> str | None:
-        """Why an attempt should not start (it cannot finish in time), or None."""
-        if self.history is None:
+    def _refusal(self, step: Step, key: str) -> str | None:
+        """Why an attempt should not start now (by its history it cannot finish), or None.
+
+        The time left is the caller's as well as the run's: the effective deadline.
+        """
+        if self._history is None:
             return None
-        expected = self.history.expected(self.key(step))
-        left = self.scope.deadline - trio.current_time()
+        expected = self._history.expected(key)
+        left = trio.current_effective_deadline() - trio.current_time()
         if expected is None or expected <= left:
             return None
         return (
             f"step {step.name!r} usually takes {expected:g} seconds and {max(left, 0.0):g} are left"
         )
 
-    async def fail(self, step: Step, failed: StepRecord, error: str) -> bool:
-        """Record a step that failed for good; return whether the run goes on."""
-        return self.end(step, await self.write(failed), error)
+    def _can_start_at(self, key: str, start: float) -> bool:
+        """Whether an attempt starting at ``start`` has time left to finish, by the history."""
+        left = trio.current_effective_deadline() - start
+        if left <= 0:
+            return False
+        expected = None if self._history is None else self._history.expected(key)
+        return expected is None or expected <= left
 
-    def end(self, step: Step, failed: StepRecord, error: str) -> bool:
-        """Report a step that failed for good, once written; return whether the run goes on."""
-        self.emit_failed(failed)
-        if step.optional:
-            return True
-        if self.failure is None:
-            self.failure, self.failure_error = failed, error
-        return False
+    def _timeout_for(self, step: Step, key: str) -> float:
+        timeout = self._options.step_timeouts.get(step.name)
+        if timeout is not None:
+            return timeout
+        if step.timeout is not None:
+            return step.timeout
+        if self._adaptive is not None and self._history is not None:
+            return self._adaptive.timeout_for(self._history, key)
+        return math.inf
 
-    def emit_failed(self, failed: StepRecord) -> None:
-        self.emitter.emit(
-            StepFailed(
-                **self.event_fields(),
-                step=failed.step,
-                attempts=failed.attempts,
-                status=failed.status,
-                error_type=failed.error_type,
-            )
-        )
-
-    def headers(self, step: Step, attempt: int) -> dict[str, Any]:
-        """What the handler learns of the attempt; the key is the same on a resume."""
-        workflow_id = self.ledger.workflow_id
-        return {
+    async def _attempt(
+        self, step: Step, ref: ActorRef, message: dict[str, Any], attempt: int, key: str
+    ) -> Attempt:
+        """Send one attempt of ``step`` and say how it went."""
+        timeout = self._timeout_for(step, key)
+        budget = min(timeout, trio.current_effective_deadline() - trio.current_time())
+        self._emitter.emit(StepStarted, step=step.name, attempt=attempt, budget=budget)
+        workflow_id = self._workflow_id
+        headers = {  # what the handler learns of the attempt; the key is the same on a resume
             "workflow_id": workflow_id,
             "step": step.name,
             "attempt": attempt,
             "idempotency_key": f"{workflow_id}:{step.name}:{attempt}",
         }
-
-    @staticmethod
-    def failure_text(step: Step, outcome: Attempt) -> str:
-        if outcome.error_type == "step_timeout":
-            return f"Step {step.name!r} timed out: {outcome.error}"
-        return f"Step {step.name!r} failed: {outcome.error}"
-
-    async def attempt(
-        self, step: Step, ref: ActorRef, message: dict[str, Any], attempt: int
-    ) -> Attempt:
-        """Send one attempt of ``step`` and say how it went."""
-        timeout = self.timeout_for(step)
-        budget = min(timeout, self.scope.deadline - trio.current_time())
-        self.emitter.emit(
-            StepStarted(**self.event_fields(), step=step.name, attempt=attempt, budget=budget)
-        )
-        headers = self.headers(step, attempt)
         sending = send_attempt(ref, message, headers=headers, timeout=timeout)
-        if self.trace is None:
+        if self._trace is None:
             return await sending
         return await attempt_traced(
-            self.trace,
-            self.scope,
+            self._trace,
+            self._deadline,
             step=step.name,
             attempt=attempt,
             headers=headers,
             budget=budget,
             sending=sending,
         )
+
+
+def _failure_text(step: Step, outcome: Attempt) -> str:
+    if outcome.error_type == ErrorType.STEP_TIMEOUT:
+        return f"Step {step.name!r} timed out: {outcome.error}"
+    return f"Step {step.name!r} failed: {outcome.error}"
 
 
 @attrs.define

@@ -17,10 +17,10 @@ import trio
 
 from mira_actors import MiraError
 
-from ._ledger import ERROR, SUCCESS, TIMEOUT, StepRecord
+from ._ledger import Status, StepRecord
 
-RUNNING = "running"
-OUTCOMES = (SUCCESS, TIMEOUT, ERROR)
+RUNNING = Status.RUNNING
+OUTCOMES = (Status.SUCCESS, Status.TIMEOUT, Status.ERROR)
 STATUSES = (RUNNING, *OUTCOMES)
 
 # How long past its deadline a resume's claim still holds. A resume runs under its
@@ -275,7 +275,8 @@ def encode_response(response: Mapping[str, Any]) -> str:
 def check_outcome(outcome: str) -> None:
     """Raise ValueError unless ``outcome`` is one a run can finish with."""
     if outcome not in OUTCOMES:
-        msg = f"outcome must be one of {', '.join(map(repr, OUTCOMES))}, got {outcome!r}"
+        allowed = ", ".join(repr(str(o)) for o in OUTCOMES)
+        msg = f"outcome must be one of {allowed}, got {outcome!r}"
         raise ValueError(msg)
 
 
@@ -430,7 +431,7 @@ class MemoryStore:
         run = self._run(workflow_id)
         now = self._clock()
         held = run.claimed_by not in (None, owner) and run.claimed_until >= now
-        taken = not held and run.status != SUCCESS
+        taken = not held and run.status != Status.SUCCESS
         if taken:
             run.claimed_by, run.claimed_until = owner, claim_until(now, timeout)
             run.status, run.timeout, run.updated_at = RUNNING, timeout, now

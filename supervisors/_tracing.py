@@ -14,41 +14,43 @@ import trio
 from mira_actors import instrumentation
 from mira_actors.instrumentation import RunTrace
 
-from ._ledger import CANCELLED
+from ._ledger import Status
 
 if TYPE_CHECKING:
     from ._attempt import Attempt
     from ._report import RunReport
-    from ._run import _Run
+    from ._run import WorkflowRun
 
 
-async def run_traced(run: _Run, timeout: float, prior: Mapping[str, Any]) -> RunReport:
+async def run_traced(run: WorkflowRun, prior: Mapping[str, Any]) -> RunReport:
     """Run ``run`` inside its span (when anything records it); the span ends with it."""
     hooks = instrumentation.current()
     trace = (
         None
         if hooks is None
         else hooks.run_started(
-            workflow_id=run.ledger.workflow_id, workflow_type=run.workflow.name, timeout=timeout
+            workflow_id=run.workflow_id,
+            workflow_type=run.workflow.name,
+            timeout=run.options.timeout,
         )
     )
     if trace is None:
-        return await run.run(timeout, prior)
+        return await run.run_steps(prior)
     run.trace = trace
-    status, error = CANCELLED, None
+    status, error = str(Status.CANCELLED), None
     try:
-        report = await run.run(timeout, prior)
+        report = await run.run_steps(prior)
         status, error = report.outcome, report.error
         return report
     finally:
-        if run.scope.cancelled_caught:
+        if run.deadline_passed:
             trace.deadline_expired()
         trace.finished(status, error=error)
 
 
 async def attempt_traced(
     trace: RunTrace,
-    scope: trio.CancelScope,
+    deadline: float,
     *,
     step: str,
     attempt: int,
@@ -63,7 +65,7 @@ async def attempt_traced(
     try:
         outcome = await sending
     except BaseException:
-        attempt_trace.cut_short(timed_out=scope.deadline <= trio.current_time())
+        attempt_trace.cut_short(timed_out=deadline <= trio.current_time())
         raise
     attempt_trace.finished(outcome.status, outcome.error)
     return outcome

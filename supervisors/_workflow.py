@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._ledger import ERROR, SUCCESS
+from ._ledger import Status
 from ._retry import RetryPolicy
 
 InputBuilder = Callable[[Any, Mapping[str, Any]], Any]
@@ -135,9 +135,9 @@ def read_agent_reply(reply: Any) -> tuple[str, Any, str | None]:
     """
     if isinstance(reply, Mapping) and "status" in reply:
         status = reply["status"]
-        if status == SUCCESS:
-            return SUCCESS, reply.get("data"), None
+        if status == Status.SUCCESS:
+            return Status.SUCCESS, reply.get("data"), None
         # The explanation quotes what the agent answered, even a status that is not a str.
         error = str(reply.get("error") or f"the agent answered {status!r}")
-        return status if isinstance(status, str) else ERROR, reply.get("data"), error
-    return SUCCESS, reply, None
+        return status if isinstance(status, str) else Status.ERROR, reply.get("data"), error
+    return Status.SUCCESS, reply, None

@@ -15,11 +15,12 @@ from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
 
 from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
-from ._ledger import SUCCESS
+from ._ledger import ErrorType, Status
+from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
-from ._report import RunReport, check_run_options, check_timeout, error_report
+from ._report import RunReport, check_timeout, error_report
 from ._retry import RetryPolicy
-from ._run import StepListener, run_workflow
+from ._run import WorkflowRun
 from ._store import (
     LedgerStore,
     MemoryStore,
@@ -33,7 +34,6 @@ from ._workflow import Workflow
 
 logger = logging.getLogger("supervisors.workflow")
 
-DEFAULT_TIMEOUT = 30.0
 ReportListener = Callable[[RunReport], None]
 
 
@@ -160,18 +160,27 @@ class WorkflowSupervisor:
         step_timeouts: Mapping[str, float] | None = None,
         retry: RetryPolicy | None = None,
         on_event: EventSink | None = None,
+        options: RunOptions | None = None,
     ) -> RunReport:
         """Run the workflow named ``workflow_type`` on ``data`` and return its report.
 
         The run gets a new ``workflow_id`` and is kept in this supervisor's ``store``.
-        ``step_timeouts``, ``retry`` and ``on_event`` are as for :func:`run_workflow`;
-        step latencies go to (and come from) this supervisor's ``history``.
+        ``timeout``, ``on_step``, ``step_timeouts``, ``retry`` and ``on_event`` are the
+        run's options (:class:`RunOptions`); ``options`` gives them as one value instead.
+        Step latencies go to (and come from) this supervisor's ``history``.
 
         Raises TypeError or ValueError for a bad ``timeout``, ``step_timeouts``, ``retry``
         or ``on_event``; every other problem (unknown workflow, data that cannot be
         stored, failed step, deadline) is in the report.
         """
-        timeout = check_timeout(timeout)
+        if options is None:
+            options = RunOptions(
+                timeout=timeout,
+                step_timeouts=step_timeouts,
+                retry=retry,
+                on_event=on_event,
+                on_step=on_step,
+            )
         workflow_id = uuid.uuid4().hex
         workflow = self._workflows.get(workflow_type) if isinstance(workflow_type, str) else None
         if workflow is None:
@@ -179,28 +188,29 @@ class WorkflowSupervisor:
             error = f"Unknown workflow type: {safe_repr(workflow_type)} (known: {known})"
             shown = safe_str(workflow_type)
             return self._reported(
-                error_report(workflow_id, shown, timeout, error, "unknown_workflow")
+                error_report(workflow_id, shown, options.timeout, error, ErrorType.UNKNOWN_WORKFLOW)
             )
-        check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
+        options.check_steps(workflow)
         try:
-            await self.store.create_run(workflow_id, workflow.name, data, timeout)
+            await self.store.create_run(workflow_id, workflow.name, data, options.timeout)
         except (TypeError, ValueError) as exc:
             error = f"Invalid workflow data: {exc}"
             return self._reported(
-                error_report(workflow_id, workflow.name, timeout, error, "unstorable_data")
+                error_report(
+                    workflow_id, workflow.name, options.timeout, error, ErrorType.UNSTORABLE_DATA
+                )
             )
         except StoreUnavailableError as exc:
             return self._reported(
-                error_report(workflow_id, workflow.name, timeout, str(exc), "store_unavailable")
+                error_report(
+                    workflow_id,
+                    workflow.name,
+                    options.timeout,
+                    str(exc),
+                    ErrorType.STORE_UNAVAILABLE,
+                )
             )
-        self._live.add(workflow_id)
-        try:
-            report = await self._run(
-                workflow, data, workflow_id, timeout, prior, on_step, step_timeouts, retry, on_event
-            )
-        finally:
-            self._live.discard(workflow_id)
-        return self._reported(report)
+        return self._reported(await self._go(workflow, data, workflow_id, options, prior))
 
     async def resume(
         self,
@@ -211,12 +221,14 @@ class WorkflowSupervisor:
         step_timeouts: Mapping[str, float] | None = None,
         retry: RetryPolicy | None = None,
         on_event: EventSink | None = None,
+        options: RunOptions | None = None,
     ) -> RunReport:
         """Continue a stored run that timed out, failed or crashed, under a new deadline.
 
         Its completed steps are not run again (their stored results feed later steps);
         the rest run under ``timeout``, and the report lists every step in order. A run
-        that already succeeded gives back its stored report.
+        that already succeeded gives back its stored report. The options are as for
+        :meth:`run`.
 
         Raises:
             UnknownRunError: the store holds no run with this id.
@@ -225,10 +237,17 @@ class WorkflowSupervisor:
             DamagedRunError: the stored run cannot be read back.
             ValueError: the run's workflow is not registered here (or a bad option).
         """
-        timeout = check_timeout(timeout)
+        if options is None:
+            options = RunOptions(
+                timeout=timeout,
+                step_timeouts=step_timeouts,
+                retry=retry,
+                on_event=on_event,
+                on_step=on_step,
+            )
         stored = await self._load(workflow_id)
-        if stored.status == SUCCESS and stored.response is not None:
-            return _stored_report(stored)
+        if stored.status == Status.SUCCESS and stored.response is not None:
+            return self._reported(_stored_report(stored))
         workflow = self._workflows.get(stored.workflow_type)
         if workflow is None:
             msg = (
@@ -236,32 +255,26 @@ class WorkflowSupervisor:
                 f"registered here; register it, then resume"
             )
             raise ValueError(msg)
-        check_run_options(workflow, step_timeouts=step_timeouts, retry=retry, on_event=on_event)
+        options.check_steps(workflow)
         if workflow_id in self._live:
             raise ResumeConflictError(workflow_id)
         owner = uuid.uuid4().hex
-        if not await self.store.claim(workflow_id, owner, timeout=timeout):
+        if not await self.store.claim(workflow_id, owner, timeout=options.timeout):
             stored = await self._load(workflow_id)
-            if stored.status == SUCCESS and stored.response is not None:
-                return _stored_report(stored)  # the other resume finished it
+            if stored.status == Status.SUCCESS and stored.response is not None:
+                return self._reported(_stored_report(stored))  # the other resume finished it
             raise ResumeConflictError(workflow_id)
-        self._live.add(workflow_id)
         try:
             stored = await self._load(workflow_id)  # as of the claim
-            report = await self._run(
+            report = await self._go(
                 workflow,
                 stored.data,
                 workflow_id,
-                timeout,
+                options,
                 stored.results,
-                on_step,
-                step_timeouts,
-                retry,
-                on_event,
                 first_attempts=_next_attempts(stored),
             )
         finally:
-            self._live.discard(workflow_id)
             with trio.CancelScope(shield=True):
                 await self.store.release(workflow_id, owner)
         return self._reported(report)
@@ -272,35 +285,32 @@ class WorkflowSupervisor:
             raise UnknownRunError(workflow_id)
         return stored
 
-    async def _run(
+    async def _go(
         self,
         workflow: Workflow,
         data: Any,
         workflow_id: str,
-        timeout: float,
+        options: RunOptions,
         prior: Mapping[str, Any] | None,
-        on_step: StepListener | None,
-        step_timeouts: Mapping[str, float] | None,
-        retry: RetryPolicy | None,
-        on_event: EventSink | None,
         first_attempts: Mapping[str, int] | None = None,
     ) -> RunReport:
-        return await run_workflow(
+        """Run a stored run, marked live in this process while it goes."""
+        run = WorkflowRun(
             workflow,
             data,
-            routes=self._routes,
-            timeout=timeout,
             workflow_id=workflow_id,
-            prior=prior,
-            on_step=on_step,
-            step_timeouts=step_timeouts,
-            retry=retry,
+            routes=self._routes,
+            options=options,
             history=self.history,
             adaptive=self.adaptive,
-            on_event=on_event,
             store=self.store,
             first_attempts=first_attempts,
         )
+        self._live.add(workflow_id)
+        try:
+            return await run.go(prior or {})
+        finally:
+            self._live.discard(workflow_id)
 
     def _reported(self, report: RunReport) -> RunReport:
         if self._on_report is not None:

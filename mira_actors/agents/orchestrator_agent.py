@@ -18,16 +18,16 @@ from supervisors import (
     LedgerStore,
     MemoryStore,
     RetryPolicy,
+    RunOptions,
     StepRecord,
     Workflow,
     WorkflowSupervisor,
-    check_run_options,
-    check_timeout,
     open_workflow_supervisor,
 )
 
 from . import _events
 from ._backend import Backend, resolve_backend
+from ._shared_system import SharedSystem
 from ._step_records import read_step_records
 from .base_agent import BaseAgent, Response
 from .workflows import BUILTIN_WORKFLOWS, MESSAGE_ROUTES
@@ -42,8 +42,10 @@ class OrchestratorAgent(BaseAgent):
     """Routes messages to registered agents and runs workflows under deadlines.
 
     Each registered agent runs as an actor. Inside ``async with orchestrator.running()``
-    the actors live for the whole block and serve every call; outside it, each call
-    starts them for itself and stops them before returning, so no task outlives it.
+    the actors live for the whole block and serve every call. Outside it, the calls
+    going on at the same time share one set of actors: the first call starts them and
+    the last one to leave stops them before it returns, so an agent instance backs one
+    actor at a time (it handles one message at a time), and no task outlives the calls.
 
     Usage::
 
@@ -76,6 +78,8 @@ class OrchestratorAgent(BaseAgent):
         self._agents: dict[str, BaseAgent] = {}
         self._workflows: dict[str, Workflow] = {}
         self._system: WorkflowSupervisor | None = None
+        # The actors of calls made outside running(), while any is going on.
+        self._shared = SharedSystem(self._open_system)
         for workflow in workflows:
             self.register_workflow(workflow)
 
@@ -101,6 +105,9 @@ class OrchestratorAgent(BaseAgent):
         if self._system is not None:
             msg = "register agents before 'async with orchestrator.running()', not inside it"
             raise RuntimeError(msg)
+        if self._shared.active:
+            msg = "register agents before calling the orchestrator, not while calls are going on"
+            raise RuntimeError(msg)
         resolve_backend(agent.backend if backend is None else backend)  # fail here, not mid-run
         if backend is not None:
             agent.backend = backend
@@ -112,8 +119,9 @@ class OrchestratorAgent(BaseAgent):
             msg = f"register_workflow() takes a Workflow, got {type(workflow).__name__}"
             raise TypeError(msg)
         self._workflows[workflow.name] = workflow
-        if self._system is not None:
-            self._system.register_workflow(workflow)
+        for system in (self._system, self._shared.current()):
+            if system is not None:
+                system.register_workflow(workflow)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[WorkflowSupervisor]:
@@ -123,6 +131,9 @@ class OrchestratorAgent(BaseAgent):
         """
         if self._system is not None:
             msg = "this orchestrator is already running"
+            raise RuntimeError(msg)
+        if self._shared.active:
+            msg = "enter running() before calling the orchestrator, not while calls are going on"
             raise RuntimeError(msg)
         async with self._open_system() as system:
             self._system = system
@@ -151,7 +162,7 @@ class OrchestratorAgent(BaseAgent):
         if self._system is not None:
             yield self._system
         else:
-            async with self._open_system() as system:
+            async with self._shared.use() as system:
                 yield system
 
     def process(self, message: Any) -> Response:
@@ -196,17 +207,14 @@ class OrchestratorAgent(BaseAgent):
             ValueError: ``timeout`` is negative or NaN, or ``step_timeouts`` is bad.
             TypeError: ``timeout`` is not a number.
         """
-        timeout = check_timeout(timeout)
+        options = RunOptions(
+            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        )
+        timeout = options.timeout
         if not isinstance(message, Mapping) or "type" not in message or "data" not in message:
             return self.error_response("Invalid message format")
         if message["type"] == "workflow":
-            return await self._execute_workflow_async(
-                message["data"],
-                timeout,
-                step_timeouts=step_timeouts,
-                retry=retry,
-                on_event=on_event,
-            )
+            return await self._run_workflow(message["data"], options)
         if timeout < 1:
             _events.log_sub_second(None, timeout)
         return await self._route_async(message, timeout)
@@ -253,10 +261,15 @@ class OrchestratorAgent(BaseAgent):
         ``data`` is ``{'workflow_type': str, 'data': workflow data}``; the keyword
         options are those of :meth:`process_async`.
         """
-        timeout = check_timeout(timeout)
+        options = RunOptions(
+            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        )
+        return await self._run_workflow(data, options)
+
+    async def _run_workflow(self, data: Any, options: RunOptions) -> Response:
         if not isinstance(data, Mapping) or not isinstance(data.get("workflow_type"), str):
             reason = "Invalid workflow message: data must be a dict with a 'workflow_type' str"
-            _events.log_invalid_workflow(reason, timeout)
+            _events.log_invalid_workflow(reason, options.timeout)
             return {
                 "workflow_id": None,
                 "workflow_type": None,
@@ -265,24 +278,10 @@ class OrchestratorAgent(BaseAgent):
                 "steps": [],
             }
         workflow_type = data["workflow_type"]
-        # Checked before the agents start, so the caller gets the error itself.
-        check_run_options(
-            self._workflows.get(workflow_type),
-            step_timeouts=step_timeouts,
-            retry=retry,
-            on_event=on_event,
-        )
-        if timeout < 1:
-            _events.log_sub_second(workflow_type, timeout)
+        if options.timeout < 1:
+            _events.log_sub_second(workflow_type, options.timeout)
         async with self._system_for_call() as system:
-            report = await system.run(
-                workflow_type,
-                data.get("data", {}),
-                timeout=timeout,
-                step_timeouts=step_timeouts,
-                retry=retry,
-                on_event=on_event,
-            )
+            report = await system.run(workflow_type, data.get("data", {}), options=options)
         return report.response()
 
     async def resume(
@@ -306,21 +305,11 @@ class OrchestratorAgent(BaseAgent):
             DamagedRunError: the stored run cannot be read back.
             ValueError: a bad ``timeout``, or the run's workflow is not registered.
         """
-        timeout = check_timeout(timeout)
-        failure: Exception | None = None
+        options = RunOptions(
+            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        )
         async with self._system_for_call() as system:
-            try:
-                report = await system.resume(
-                    workflow_id,
-                    timeout=timeout,
-                    step_timeouts=step_timeouts,
-                    retry=retry,
-                    on_event=on_event,
-                )
-            except (MiraError, ValueError) as exc:
-                failure = exc  # raised below, not wrapped by the supervisor's nursery
-        if failure is not None:
-            raise failure
+            report = await system.resume(workflow_id, options=options)
         return report.response()
 
     async def _run_workflow_steps_async(
@@ -350,7 +339,10 @@ class OrchestratorAgent(BaseAgent):
 
         async with self._system_for_call() as system:
             report = await system.run(
-                workflow_type, workflow_data, timeout=math.inf, prior=completed, on_step=append
+                workflow_type,
+                workflow_data,
+                prior=completed,
+                options=RunOptions(timeout=math.inf, on_step=append),
             )
         # What an earlier run left in results (a timeout's status and partial progress,
         # an old error) no longer describes it.

@@ -169,10 +169,30 @@ async def test_cancelled_stream(autojump_clock: trio.abc.Clock) -> None:
                 on_event=seen.append,
             )
     assert seen[3:] == [
-        StepStarted(**RUN, time=1, step="b", attempt=1, budget=9),
+        # The caller's deadline (t=2) bounds the budget, not only the run's (t=10).
+        StepStarted(**RUN, time=1, step="b", attempt=1, budget=1),
         StepFailed(**RUN, time=2, step="b", attempts=1, status="cancelled", error_type="cancelled"),
         RunFinished(**RUN, time=2, outcome="cancelled", completed_steps=("a",)),
     ]
+
+
+async def test_cancelled_stream_with_a_parallel_group(autojump_clock: trio.abc.Clock) -> None:
+    """A run cancelled by its caller inside a parallel group still ends its stream."""
+    seen: list[RunEvent] = []
+    group = Parallel(name="g", steps=[step("b"), step("c")])
+    async with actors(a=[(1, OK)], b=[(5, OK)], c=[(5, OK)]) as routes:
+        with trio.move_on_after(2):
+            await run(
+                flow(step("a"), group),
+                "D",
+                routes=routes,
+                timeout=10,
+                workflow_id="run-1",
+                on_event=seen.append,
+            )
+    assert seen[-1] == RunFinished(**RUN, time=2, outcome="cancelled", completed_steps=("a",))
+    failed = sorted((e.step, e.status) for e in seen if isinstance(e, StepFailed))
+    assert failed == [("b", "cancelled"), ("c", "cancelled")]
 
 
 async def test_refusal_stream(autojump_clock: trio.abc.Clock) -> None:

@@ -406,6 +406,22 @@ async def test_resuming_a_finished_run_returns_its_stored_response(
     assert (run.status, run.timeout, run.resumes) == ("success", 10.0, 0)
 
 
+async def test_resuming_a_finished_run_tells_on_report(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """on_report sees the report of a resume that gives back a run already succeeded."""
+    reports: list[RunReport] = []
+    async with open_workflow_supervisor(
+        workflows=[THREE], store=store, on_report=reports.append
+    ) as supervisor:
+        for name in "abc":
+            await supervisor.spawn(_same, Counter(name, 1), name=name, handles=[f"t{name}"])
+        report = await supervisor.run("three", {"n": 1}, timeout=10)
+        resumed = await supervisor.resume(report.workflow_id, timeout=10)
+    assert [(r.workflow_id, r.outcome) for r in reports] == [(report.workflow_id, "success")] * 2
+    assert reports[1] is resumed
+
+
 async def test_resuming_an_unknown_id_is_an_unknown_run_error(store: LedgerStore) -> None:
     """An id the store does not hold raises UnknownRunError naming it."""
     async with system(store, 1, 1, 1) as (supervisor, _):

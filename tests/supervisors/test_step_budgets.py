@@ -193,3 +193,31 @@ async def test_nested_actor_is_cancelled_at_the_steps_timeout(
         report = await go(flow(step("a", timeout=2)), {"ta": outer})
     assert journal == [("start", "inner", 0), ("cancel", "inner", 2)]
     assert report.timed_out_steps == ["a"]
+
+
+# The caller's deadline bounds the budget, as the run's does
+
+
+async def test_budget_is_the_callers_deadline_when_it_comes_first(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A run with no deadline inside a caller's 3 s scope starts its step with 3 s to go."""
+    journal: Journal = []
+    seen: list[RunEvent] = []
+    async with actors(journal, a=[(1, OK)]) as routes:
+        with trio.move_on_after(3):
+            await go(flow(step("a")), routes, timeout=math.inf, on_event=seen.append)
+    budgets = [e.budget for e in seen if isinstance(e, StepStarted)]
+    assert budgets == [3]
+
+
+async def test_admission_uses_the_callers_deadline(autojump_clock: trio.abc.Clock) -> None:
+    """A step whose median outlasts the caller's deadline is refused, though the run has none."""
+    journal: Journal = []
+    history = seeded("a", 5)
+    async with actors(journal, a=[(1, OK)]) as routes:
+        with trio.move_on_after(3):
+            report = await go(flow(step("a")), routes, timeout=math.inf, history=history)
+        assert trio.current_time() == 0
+    assert journal == []
+    assert ledger(report) == [("a", "timeout", 0, 0, 0, "not_enough_time")]
