@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextvars
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import trio
 
@@ -74,27 +72,41 @@ def check_deadline() -> None:
         raise DeadlineExceededError
 
 
-@contextmanager
-def wall_clock_deadline(deadline: float) -> Iterator[None]:
+class wall_clock_deadline:
     """Make :func:`time_left` count down to ``deadline`` in code that runs outside trio.
 
     ``deadline`` is in seconds since the epoch, as :func:`time.time` gives, so that it
     can travel to another process or host; ``math.inf`` means none. Code inside a trio
-    task keeps reading its cancel scopes instead.
+    task keeps reading its cancel scopes in :func:`time_left`; :func:`check_deadline`
+    reads this deadline first wherever it is set (it is the cheaper to read), which is
+    how ``BaseAgent`` makes the check cost one clock read on the trio thread too.
 
     Usage::
 
         with wall_clock_deadline(time.time() + 2.0):
             assert time_left() <= 2.0
     """
-    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
-        msg = f"deadline must be seconds since the epoch, as a float, got {type(deadline).__name__}"
-        raise TypeError(msg)
-    if math.isnan(deadline):
-        msg = "deadline must be seconds since the epoch or inf, got nan"
-        raise ValueError(msg)
-    token = _wall_clock_deadline.set(float(deadline))
-    try:
-        yield
-    finally:
-        _wall_clock_deadline.reset(token)
+
+    # A class, not a generator: it wraps every synchronous step, so it must be cheap.
+    __slots__ = ("_deadline", "_token")
+
+    def __init__(self, deadline: float) -> None:
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+            msg = (
+                "deadline must be seconds since the epoch, as a float, "
+                f"got {type(deadline).__name__}"
+            )
+            raise TypeError(msg)
+        if math.isnan(deadline):
+            msg = "deadline must be seconds since the epoch or inf, got nan"
+            raise ValueError(msg)
+        self._deadline = float(deadline)
+        self._token: contextvars.Token[float] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _wall_clock_deadline.set(self._deadline)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _wall_clock_deadline.reset(self._token)
+            self._token = None

@@ -76,8 +76,19 @@ class SqlThread:
         When the caller is cancelled while ``fn`` is still queued, ``fn`` never runs;
         when it is already running, it runs to its end with nobody waiting for it.
         """
+        return await self.result(self.start(fn))
+
+    def start(self, fn: Callable[[], T]) -> _Job[T]:
+        """Queue ``fn``; :meth:`result` waits for it."""
         job: _Job[T] = _Job(fn, trio.lowlevel.current_trio_token())
         self._jobs.put(job)
+        return job
+
+    async def result(self, job: _Job[T]) -> T:
+        """Wait for ``job``; cancelled while it is still queued, it is dropped, never run.
+
+        A job that was running when its waiter was cancelled may be waited for again.
+        """
         try:
             await job.done.wait()
         except trio.Cancelled:

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,9 +38,7 @@ logger = logging.getLogger("supervisors.store")
 
 # The least time a write gets, even past its deadline: the final commit of a run that
 # timed out comes after its deadline, and must have a moment to land.
-COMMIT_FLOOR = 0.02
-# How much longer a write waits for its thread than SQLite waits for the lock.
-LOCK_SLACK = 0.01
+COMMIT_FLOOR = 0.025
 # How long each background try of a commit that missed its deadline waits for the lock.
 RETRY_BUSY_TIMEOUT = 0.1
 
@@ -154,17 +153,25 @@ class SqliteStore:
 
         Raises:
             StoreUnavailableError: it could not commit in that time; nothing was written
-                (unless the disk itself stalled past the budget: then it may land later,
-                which a retried finish_run checks for).
+                (the waiter gives up on a write only before its COMMIT; one under way by
+                then is waited for: a commit takes milliseconds).
         """
+        self._check_open()
         budget = max(min(budget, _time_left()), COMMIT_FLOOR)
-        # SQLite's busy timeout (the budget) ends the wait a moment before this scope
-        # does, so a write that got no lock is known not to have happened.
-        give_up = trio.current_time() + budget + LOCK_SLACK
-        with trio.CancelScope(shield=True, deadline=give_up) as scope:
-            result = await self._call(partial(_transaction, fn), budget=budget)
-        if scope.cancelled_caught:
+        gate = _CommitGate()
+        busy = min(budget, BUSY_TIMEOUT)
+        job = partial(self._locked_call, partial(_transaction, fn, gate), busy)
+        if self._thread is None:
+            result = job()
+            await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
+            return result
+        call = self._thread.start(job)
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget):
+            return await self._thread.result(call)
+        if gate.abandon():  # it never reached its COMMIT, and now never will
             raise StoreUnavailableError(self.path, budget)
+        with trio.CancelScope(shield=True):  # its COMMIT is under way: it lands in moments
+            result = await self._thread.result(call)
         return result
 
     async def create_run(
@@ -244,7 +251,7 @@ class SqliteStore:
                 finish(connection)
 
         try:
-            self._locked_call(partial(_transaction, finish_once), RETRY_BUSY_TIMEOUT)
+            self._locked_call(partial(_transaction, finish_once, _CommitGate()), RETRY_BUSY_TIMEOUT)
         except StoreUnavailableError:
             if last:
                 logger.warning(
@@ -394,11 +401,49 @@ def _decode_text(raw: bytes) -> str | _Undecodable:
         return UNDECODABLE
 
 
-def _transaction(fn: Callable[[sqlite3.Connection], T], connection: sqlite3.Connection) -> T:
+class _Abandoned(Exception):
+    """Raised on the store's thread for a write whose waiter gave up before its commit."""
+
+
+class _CommitGate:
+    """Decides, between a write's thread and its waiter, whether the write commits.
+
+    The waiter may give up on a write up to the moment it commits, never after: so a
+    write that raised StoreUnavailableError has certainly not happened.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "open"
+
+    def enter_commit(self) -> bool:
+        """On the store's thread: return whether to commit (the waiter still waits)."""
+        with self._lock:
+            if self._state == "abandoned":
+                return False
+            self._state = "committing"
+            return True
+
+    def abandon(self) -> bool:
+        """For the waiter: return whether the write was stopped before its commit."""
+        with self._lock:
+            if self._state == "committing":
+                return False
+            self._state = "abandoned"
+            return True
+
+
+def _transaction(
+    fn: Callable[[sqlite3.Connection], T],
+    gate: _CommitGate,
+    connection: sqlite3.Connection,
+) -> T:
     """Run ``fn`` in one write transaction: all of it is committed, or none."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         result = fn(connection)
+        if not gate.enter_commit():  # its waiter gave up: roll back; nobody reads this
+            raise _Abandoned  # noqa: TRY301 (the rollback below is the point)
         connection.execute("COMMIT")
     except BaseException:
         connection.rollback()

@@ -49,8 +49,8 @@ class StoreUnavailableError(MiraError, TimeoutError):
         self.store = store
         self.seconds = seconds
         super().__init__(
-            f"the ledger store {store!r} was locked by another connection for the "
-            f"{seconds:.3g} seconds this call had; nothing was written"
+            f"the ledger store {store!r} could not commit in the {seconds:.3g} seconds "
+            "the call had (locked by another connection, or slow); nothing was written"
         )
 
 

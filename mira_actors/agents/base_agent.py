@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import trio
 
-from mira_actors import Actor, DeadlineExceededError, safe_str, time_left
+from mira_actors import Actor, DeadlineExceededError, safe_str, time_left, wall_clock_deadline
 
 from ._backend import Backend, resolve_backend
 from ._local_backends import InlineBackend
+from ._payload import DEFAULT_INLINE_MAX_ITEMS, DEFAULT_MAX_MESSAGE_ITEMS, message_items
 from ._response import Response as Response
 from ._step import StepContext
 
@@ -31,6 +33,11 @@ class BaseAgent(Actor):
     :class:`Backend`. An agent whose methods block sets ``backend = 'process'`` (stopped
     at a deadline) or ``'thread'`` (which cannot be stopped);
     ``OrchestratorAgent.register_agent(agent, backend=...)`` overrides it for one agent.
+
+    A message whose data holds more than ``max_message_items`` items (default
+    1,000,000; see ``message_items``) gets an 'error' response at once. An inline
+    agent's message of more than ``inline_max_items`` items (default 10,000) runs on
+    the 'thread' backend instead, so that one big step never holds the trio thread.
 
     Synchronous methods that loop call ``mira_actors.check_deadline()`` in their loops:
     it raises :class:`~mira_actors.DeadlineExceededError` once the step's budget is
@@ -52,6 +59,8 @@ class BaseAgent(Actor):
     agent_id: ClassVar[str] = "base_agent"
     handlers: ClassVar[Mapping[str, str]] = {}
     backend: str | Backend = "inline"
+    max_message_items: ClassVar[int] = DEFAULT_MAX_MESSAGE_ITEMS
+    inline_max_items: ClassVar[int] = DEFAULT_INLINE_MAX_ITEMS
 
     @property
     def message_types(self) -> frozenset[str]:
@@ -68,12 +77,28 @@ class BaseAgent(Actor):
         answer that came too late.
         """
         backend = resolve_backend(self.backend)
+        items = message_items(message)
+        if items > self.max_message_items:
+            return self.error_response(
+                f"message too large: about {items} items in its data, over this agent's "
+                f"limit of {self.max_message_items} (BaseAgent.max_message_items)"
+            )
+        if items > self.inline_max_items and type(backend) is InlineBackend:
+            # A big step would hold the trio thread: run it off the loop, where its
+            # deadline still stops it (the built-in agents call check_deadline()).
+            backend = resolve_backend("thread")
         try:
             if type(backend) is InlineBackend:
                 # The hot path: the actor loop drops a request whose deadline has passed,
                 # and here the cancel scopes already are the budget.
-                response = self.respond(message)
-                if time_left() == 0:  # it blocked the loop past its deadline
+                deadline = trio.current_effective_deadline()
+                if deadline == math.inf:
+                    return self.respond(message)
+                # As a wall-clock deadline, check_deadline() reads it with one clock read.
+                now = trio.current_time()
+                with wall_clock_deadline(time.time() + (deadline - now)):
+                    response = self.respond(message)
+                if trio.current_time() >= deadline:  # it held the loop past its deadline
                     await trio.lowlevel.checkpoint()  # where the deadline's cancel lands
                 return response
             if time_left() == 0:

@@ -1,0 +1,35 @@
+"""How big a message is, measured cheaply: where it runs, and whether it is taken at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sized
+from typing import Any
+
+DEFAULT_MAX_MESSAGE_ITEMS = 1_000_000
+"""The most items a message's data may hold (see :func:`message_items`) by default."""
+
+DEFAULT_INLINE_MAX_ITEMS = 10_000
+"""Past this many items, an inline agent's step runs in a worker thread instead."""
+
+_CHARS_PER_ITEM = 100  # a long string counts as one item per this many characters
+
+
+def message_items(message: Any) -> int:
+    """Return about how many items ``message['data']`` holds, looking one level deep.
+
+    The length of each list or dict in the data (and of the data itself), and a long
+    string as one item per 100 characters: enough to tell a 200,000-goal project from
+    a normal one, at a cost that grows with the number of keys, not with the items.
+    """
+    data = message.get("data") if isinstance(message, Mapping) else None
+    if isinstance(data, Mapping):
+        return len(data) + sum(_size(value) for value in data.values())
+    return _size(data)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str | bytes):
+        return len(value) // _CHARS_PER_ITEM
+    if isinstance(value, Sized):
+        return len(value)
+    return 0
