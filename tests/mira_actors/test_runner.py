@@ -402,7 +402,9 @@ async def test_busy_actor_yields_when_its_slice_of_trio_time_is_used(
         while len(seen) < 6:
             await trio.lowlevel.checkpoint()
         nursery.cancel_scope.cancel()
-    assert len(set(seen)) > 3, seen  # the ticker ran between the messages
+    # One message per scheduling batch, and the ticker runs once per batch, before or after
+    # the actor at random: each count is seen at most twice, so at least 3 distinct ones.
+    assert len(set(seen)) >= 3, seen
 
 
 async def test_busy_actor_yields_when_its_time_slice_is_used(
@@ -433,7 +435,8 @@ async def test_busy_actor_yields_when_its_time_slice_is_used(
                 await trio.lowlevel.checkpoint()
             nursery.cancel_scope.cancel()
         ticks_seen = [t for _, t in seen]
-        assert (len(set(ticks_seen)) > 3) is interleaved, ticks_seen
+        # Interleaved: one message a batch, each tick count seen at most twice (see above).
+        assert (len(set(ticks_seen)) >= 3) is interleaved, ticks_seen
 
 
 class Blocker(Actor):
