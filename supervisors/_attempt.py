@@ -64,7 +64,14 @@ async def send_attempt(
         except ActorCrashedError as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             return Attempt.failed(str(exc), type(exc).__name__, cause)
-        except (MiraError, trio.TooSlowError) as exc:
+        except trio.TooSlowError as exc:
+            if trio.current_effective_deadline() <= trio.current_time():
+                # The actor dropped the ask at its deadline, which is ours (the step's or
+                # the run's): the cancellation that says so comes at the next deadline
+                # check, and decides whether the step or the run ran out of time.
+                await trio.sleep_forever()
+            return Attempt.failed(str(exc), type(exc).__name__, exc)
+        except MiraError as exc:
             return Attempt.failed(str(exc), type(exc).__name__, exc)
     if isinstance(scope, trio.CancelScope) and scope.cancelled_caught:
         error = f"the attempt ran out of its {timeout:g} seconds"

@@ -13,6 +13,7 @@ import trio
 from mira_actors import Actor, ActorRef
 from supervisors import RunReport, Step, StepRecord, Workflow, check_timeout, open_supervisor
 from supervisors import run_workflow as run
+from tests.supervisors.scripted import OK, flow, ledger, step
 
 Journal = list[tuple[str, str, float]]
 
@@ -442,3 +443,46 @@ def test_check_timeout_refuses_non_numbers(value: Any) -> None:
     """A bool or anything not an int or float is a TypeError naming its type."""
     with pytest.raises(TypeError, match=f"got {type(value).__name__}$"):
         check_timeout(value)
+
+
+class Jumper(Actor):
+    """Lets the other tasks queue their asks, then jumps the clock past their deadlines."""
+
+    def __init__(self, clock: trio.testing.MockClock) -> None:
+        self.clock = clock
+        self.calls = 0
+
+    async def handle(self, message: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            for _ in range(50):  # schedule points, with no time passing
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            # Within the actor's time slice, so it takes the next ask at once: before trio
+            # has run its deadline check, as happens under load in real time.
+            self.clock.jump(0.0003)
+        return OK
+
+
+async def test_an_ask_dropped_at_the_deadline_is_a_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An ask the actor drops as expired, at the run's deadline, times the run out."""
+    reports: dict[str, RunReport] = {}
+    async with open_supervisor() as supervisor:
+        jumper = Jumper(autojump_clock)
+        routes = {"ta": await supervisor.spawn(lambda: jumper, name="a")}
+
+        async def one(name: str, timeout: float) -> None:
+            reports[name] = await run(
+                flow(step("a")), "D", routes=routes, timeout=timeout, workflow_id=name
+            )
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one, "first", 10)
+            while jumper.calls == 0:  # until its ask is being handled
+                await trio.lowlevel.checkpoint()
+            nursery.start_soon(one, "queued", 0.0002)
+    assert reports["first"].outcome == "success"
+    queued = reports["queued"]
+    assert (queued.outcome, queued.error_type) == ("timeout", "timeout")
+    assert ledger(queued) == [("a", "timeout", 0, 0.0003, 1, "deadline")]
