@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.metadata
 import json
 import math
 import os
@@ -14,31 +15,60 @@ from typing import Any
 
 import trio
 
+from mira_actors import safe_str
+
 from . import _commands
 from ._backend import BACKEND_NAMES
-from ._commands import EXIT_BAD_INPUT, EXIT_ERROR
-from ._log_output import configure_logging
+from ._commands import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED
+from ._log_output import configure_logging, say_error
 from ._otel_export import OTEL_CHOICES, exporting
 from ._ray_backend import init_ray
+
+# Errors that mean the input (a file, an option, a store) is bad: exit 2 with one line.
+_BAD_INPUT = (ImportError, TypeError, ValueError, OSError, sqlite3.Error)
+
+
+DIST = "mira-actors"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, so that a reader gone away is caught below
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as a program
+        # ended by SIGPIPE does. Output still buffered goes nowhere, not to a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # before or after the run, where no signal receiver is
+        print("mira-actors: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_format, sys.stderr)
+    say = functools.partial(say_error, args.log_format, sys.stderr)
     command: Callable[[], Any]
     if args.command == "run":
         try:
             message = _load(args.file)
         except (OSError, ValueError) as exc:
-            print(
-                f"mira-actors: cannot read a JSON message from {args.file!r}: {exc}",
-                file=sys.stderr,
+            say(f"cannot read a JSON message from {args.file!r}: {exc}")
+            return EXIT_BAD_INPUT
+        misplaced = _workflow_only_options(args, message)
+        if misplaced:
+            say(
+                f"{', '.join(misplaced)} apply to workflow messages only; "
+                f"this is a {safe_str(message['type'])!r} message for one agent"
             )
             return EXIT_BAD_INPUT
         command = functools.partial(_commands.run, args, message)
     elif not os.path.exists(args.store):
-        print(f"mira-actors: no ledger store at {args.store!r}", file=sys.stderr)
+        say(f"no ledger store at {args.store!r}")
         return EXIT_BAD_INPUT
     elif args.command == "resume":
         command = functools.partial(_commands.resume, args)
@@ -48,25 +78,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             init_ray()  # before trio.run, in the main thread, as Ray needs
         except ImportError as exc:  # --backend ray without the ray extra
-            print(f"mira-actors: {exc}", file=sys.stderr)
+            say(str(exc))
             return EXIT_BAD_INPUT
         except Exception as exc:  # no cluster at MIRA_RAY_ADDRESS, or it would not start
-            print(f"mira-actors: cannot start or reach Ray: {exc}", file=sys.stderr)
+            say(f"cannot start or reach Ray: {exc}")
             return EXIT_ERROR
     try:
         with exporting(getattr(args, "otel", None), sys.stderr):
-            code: int = trio.run(command)
-    except (ImportError, TypeError, ValueError, OSError, sqlite3.Error) as exc:
-        print(f"mira-actors: {exc}", file=sys.stderr)
+            code: int = trio.run(_commands.interruptible, command, args)
+    except Exception as exc:
+        problem = _only_leaf(exc)
+        if isinstance(problem, BrokenPipeError):
+            raise problem from None
+        if not isinstance(problem, _BAD_INPUT):
+            raise
+        say(str(problem))
         return EXIT_BAD_INPUT
     return code
+
+
+def _only_leaf(exc: BaseException) -> BaseException:
+    """The one exception inside nested exception groups, or ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _workflow_only_options(args: argparse.Namespace, message: Any) -> list[str]:
+    """The options given that only a workflow uses, when ``message`` is for one agent."""
+    if not isinstance(message, dict) or message.get("type", "workflow") == "workflow":
+        return []  # a workflow, or no message at all: its own error says so
+    given = {
+        "--store": args.store is not None,
+        "--step-timeout": bool(args.step_timeout),
+        "--retries": bool(args.retries),
+        "--progress": args.progress,
+    }
+    return [option for option, is_given in given.items() if is_given]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mira-actors",
         description="Run MIRA messages through the built-in agents, as trio actors.",
-        epilog="Exit codes: 0 success, 1 error, 2 bad input, 3 timeout.",
+        epilog=(
+            "Exit codes: 0 success, 1 error, 2 bad input, 3 timeout, 130 interrupted "
+            "(Ctrl-C: the run is recorded as cancelled, and can be resumed), 141 the reader "
+            "of the output went away (as for a program ended by SIGPIPE, e.g. '| head')."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {importlib.metadata.version(DIST)}"
     )
     logs = argparse.ArgumentParser(add_help=False)
     logs.add_argument(
@@ -155,7 +217,18 @@ def _retries(text: str) -> int:
 
 
 def _load(path: str) -> Any:
-    if path == "-":
-        return json.load(sys.stdin)
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
+    """The JSON value in the file (or standard input); ValueError for anything else."""
+    try:
+        if path == "-":
+            return json.load(sys.stdin, parse_constant=_no_constants)
+        with open(path, encoding="utf-8") as file:
+            return json.load(file, parse_constant=_no_constants)
+    except RecursionError:
+        msg = "it is nested too deeply"
+        raise ValueError(msg) from None
+
+
+def _no_constants(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have and no store keeps.
+    msg = f"{name} is not a JSON value"
+    raise ValueError(msg)

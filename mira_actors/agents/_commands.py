@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
+import shlex
+import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+import trio
 
 from supervisors import (
     DamagedRunError,
@@ -16,11 +21,14 @@ from supervisors import (
     MemoryStore,
     ResumeConflictError,
     RetryPolicy,
+    RunEvent,
+    RunStarted,
     StoredRun,
     UnknownRunError,
     open_sqlite_store,
 )
 
+from ._log_output import JsonProgress, say_error
 from ._progress import ProgressDisplay
 from .orchestrator_agent import OrchestratorAgent
 from .project_plan_agent import ProjectPlanAgent
@@ -31,6 +39,8 @@ EXIT_SUCCESS = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a program ended by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away
 
 _BAD_INPUT_ERRORS = ("Invalid message format", "Invalid workflow message")
 
@@ -67,25 +77,81 @@ async def opened_store(path: str | None) -> AsyncIterator[LedgerStore]:
             yield store
 
 
-def policy_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The run options that --step-timeout, --retries and --progress ask for."""
+def policy_options(args: argparse.Namespace, started: list[str] | None = None) -> dict[str, Any]:
+    """The run options that --step-timeout, --retries and --progress ask for.
+
+    The id of each run that starts is appended to ``started``, when given.
+    """
     options: dict[str, Any] = {"step_timeouts": dict(args.step_timeout)}
     if args.retries:
         options["retry"] = RetryPolicy(max_attempts=args.retries + 1, initial_interval=0.1)
+    show: Callable[[RunEvent], None] | None = None
     if args.progress:
-        options["on_event"] = ProgressDisplay(sys.stderr)
+        show = JsonProgress() if args.log_format == "json" else ProgressDisplay(sys.stderr)
+    if started is not None:
+        options["on_event"] = functools.partial(_note_start, started, show)
+    elif show is not None:
+        options["on_event"] = show
     return options
 
 
-async def run(args: argparse.Namespace, message: Any) -> int:
+def _note_start(
+    started: list[str], show: Callable[[RunEvent], None] | None, event: RunEvent
+) -> None:
+    if isinstance(event, RunStarted):
+        started.append(event.workflow_id)
+    if show is not None:
+        show(event)
+
+
+async def interruptible(command: Callable[[list[str]], Awaitable[int]], args: Any) -> int:
+    """Run ``command``; on Ctrl-C (SIGINT) cancel it, say so in one line, and return 130.
+
+    The run is cancelled by its caller, so its store records it as cancelled, and it can
+    be resumed: with a store, the line says how. ``command`` gets a list that the ids
+    of the runs it starts go into.
+    """
+    started: list[str] = []
+    interrupted = False
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def cancel_on_signal() -> None:
+                nonlocal interrupted
+                async for _ in signals:
+                    interrupted = True
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(cancel_on_signal)
+            code = await command(started)
+            nursery.cancel_scope.cancel()
+    if not interrupted:
+        return code
+    store = getattr(args, "store", None)
+    where = getattr(args, "workflow_id", None) or (started[-1] if started else None)
+    if store is not None and where is not None:
+        say_error(
+            args.log_format,
+            sys.stderr,
+            f"interrupted: run {where} stopped; continue it with "
+            f"'mira-actors resume {where} --store {shlex.quote(store)}'",
+        )
+    else:
+        say_error(args.log_format, sys.stderr, "interrupted")
+    return EXIT_INTERRUPTED
+
+
+async def run(args: argparse.Namespace, message: Any, started: list[str]) -> int:
     """`run`: process one message and print its response."""
     async with opened_store(args.store) as store:
         orchestrator = build_orchestrator(args.backend, store)
-        response = await orchestrator.process_async(message, args.timeout, **policy_options(args))
+        response = await orchestrator.process_async(
+            message, args.timeout, **policy_options(args, started)
+        )
     return _print_response(response)
 
 
-async def resume(args: argparse.Namespace) -> int:
+async def resume(args: argparse.Namespace, started: list[str]) -> int:
     """`resume`: continue a stored run and print its response."""
     async with opened_store(args.store) as store:
         orchestrator = build_orchestrator(args.backend, store)
@@ -94,15 +160,15 @@ async def resume(args: argparse.Namespace) -> int:
                 args.workflow_id, args.timeout, **policy_options(args)
             )
         except UnknownRunError as exc:
-            print(f"mira-actors: {exc}", file=sys.stderr)
+            say_error(args.log_format, sys.stderr, str(exc))
             return EXIT_BAD_INPUT
         except (ResumeConflictError, DamagedRunError) as exc:
-            print(f"mira-actors: {exc}", file=sys.stderr)
+            say_error(args.log_format, sys.stderr, str(exc))
             return EXIT_ERROR
     return _print_response(response)
 
 
-async def runs(args: argparse.Namespace) -> int:
+async def runs(args: argparse.Namespace, started: list[str]) -> int:
     """`runs`: print a table of the stored runs, newest first."""
     async with open_sqlite_store(args.store, read_only=True) as store:
         stored = await store.list_runs()

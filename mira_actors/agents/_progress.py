@@ -26,17 +26,21 @@ def describe(event: RunEvent, since: float = 0.0) -> str:
             f"{at} {event.step}: attempt {event.attempt} started, {_seconds(event.budget)} budget"
         )
     if isinstance(event, StepCompleted):
-        return f"{at} {event.step}: completed in {event.seconds:.3f}s ({event.attempts} attempts)"
+        return f"{at} {event.step}: completed in {event.seconds:.3f}s ({_attempts(event.attempts)})"
     if isinstance(event, StepRetried):
         return (
             f"{at} {event.step}: attempt {event.attempt} failed ({event.error_type}), "
             f"retrying in {event.delay:.3f}s"
         )
     if isinstance(event, StepFailed):
-        return f"{at} {event.step}: {event.status} after {event.attempts} attempts"
+        return f"{at} {event.step}: {event.status} after {_attempts(event.attempts)}"
     if isinstance(event, RunFinished):
         return f"{at} {event.workflow_type} finished: {event.outcome}"
     return f"{at} {type(event).__name__}"
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 def _seconds(value: float) -> str:

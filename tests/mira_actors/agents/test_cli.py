@@ -126,11 +126,11 @@ def test_step_timeout_and_progress_flags() -> None:
     assert [line.split("] ", 1)[1].split(",")[0] for line in lines] == [
         "project_initialization started",
         "generate_plan: attempt 1 started",
-        "generate_plan: completed in 0.000s (1 attempts)",
+        "generate_plan: completed in 0.000s (1 attempt)",
         "assess_risks: attempt 1 started",
-        "assess_risks: completed in 0.000s (1 attempts)",
+        "assess_risks: completed in 0.000s (1 attempt)",
         "generate_report: attempt 1 started",
-        "generate_report: completed in 0.000s (1 attempts)",
+        "generate_report: completed in 0.000s (1 attempt)",
         "project_initialization finished: success",
     ]
     assert "assess_risks: attempt 1 started, 2.5s budget" in result.stderr

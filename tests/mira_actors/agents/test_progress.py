@@ -180,13 +180,13 @@ async def test_display_logs_a_retried_run_from_its_start(autojump_clock: trio.ab
     assert stream.getvalue().splitlines() == [
         "[  0.000s] project_initialization started, timeout 10s",
         "[  0.000s] generate_plan: attempt 1 started, 10s budget",
-        "[  0.000s] generate_plan: completed in 0.000s (1 attempts)",
+        "[  0.000s] generate_plan: completed in 0.000s (1 attempt)",
         "[  0.000s] assess_risks: attempt 1 started, 10s budget",
         "[  1.000s] assess_risks: attempt 1 failed (agent_error), retrying in 0.500s",
         "[  1.500s] assess_risks: attempt 2 started, 8.5s budget",
         "[  2.500s] assess_risks: completed in 1.000s (2 attempts)",
         "[  2.500s] generate_report: attempt 1 started, 7.5s budget",
-        "[  2.500s] generate_report: completed in 0.000s (1 attempts)",
+        "[  2.500s] generate_report: completed in 0.000s (1 attempt)",
         "[  2.500s] project_initialization finished: success",
     ]
 
@@ -201,9 +201,9 @@ async def test_display_logs_a_step_timeout(autojump_clock: trio.abc.Clock) -> No
         on_event=ProgressDisplay(stream),
     )
     assert stream.getvalue().splitlines()[-4:] == [
-        "[  0.000s] generate_plan: completed in 0.000s (1 attempts)",
+        "[  0.000s] generate_plan: completed in 0.000s (1 attempt)",
         "[  0.000s] assess_risks: attempt 1 started, 2s budget",
-        "[  2.000s] assess_risks: timeout after 1 attempts",
+        "[  2.000s] assess_risks: timeout after 1 attempt",
         "[  2.000s] project_initialization finished: timeout",
     ]
     assert stream.getvalue().splitlines()[0].endswith("started, timeout none")
@@ -249,7 +249,7 @@ def test_display_on_a_terminal_rewrites_one_line() -> None:
         f"{clear}[  2.000s] s: attempt 2 started, 3s budget"
         f"{clear}[  3.000s] s: completed in 1.000s (2 attempts)\n"
         f"{clear}[  3.000s] t: attempt 1 started, 2s budget"
-        f"{clear}[  5.000s] t: timeout after 1 attempts\n"
+        f"{clear}[  5.000s] t: timeout after 1 attempt\n"
         f"{clear}[  5.000s] flow finished: timeout\n"
     )
 
