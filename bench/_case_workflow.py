@@ -13,6 +13,7 @@ from mira_actors.agents.orchestrator_agent import OrchestratorAgent
 
 from . import _asyncio_refs, _raw_trio
 from ._harness import now, run_interleaved
+from ._otel_variants import otel_metrics, otel_variants
 from ._results import CaseResult, Metric, ratio_metric, ratio_samples
 from ._sizes import Sizes
 from ._workload import STEP_NAMES, Agents, real_agents, requirements, workflow_message
@@ -94,6 +95,7 @@ def workflow_case(sizes: Sizes) -> CaseResult:
             "raw_actors": lambda: {
                 "rate": n / trio.run(_raw_trio.actor_workflows, real_agents(), n)
             },
+            **otel_variants(n, ours_workflows),
         },
         repeats=sizes.repeats,
         warmup=sizes.warmup,
@@ -175,6 +177,7 @@ def workflow_case(sizes: Sizes) -> CaseResult:
                 rate["threadpool"],
                 better="higher",
             ),
+            *otel_metrics(rate),
         ],
         notes=[
             f"Every run uses the real MIRA agents and a {WORKFLOW_TIMEOUT:g} s timeout; each "
@@ -185,5 +188,8 @@ def workflow_case(sizes: Sizes) -> CaseResult:
             "The bound runs the same workflow with the fewest trio operations an actor "
             "design needs (one task per agent, three Event-and-slot asks per run under "
             "move_on_after): what trio's scheduler allows any actor runtime.",
+            "The OpenTelemetry variants run 'ours' with the hooks off (as without the otel "
+            "extra), with the API alone (no SDK configured), and with the SDK: a batch span "
+            "processor whose exporter drops the batches, and metrics kept in memory.",
         ],
     )

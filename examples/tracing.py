@@ -53,7 +53,7 @@ def configure_sdk() -> tuple[InMemorySpanExporter, InMemoryMetricReader]:
 
 
 def print_tree(spans: list[ReadableSpan], parent: int | None = None, depth: int = 0) -> None:
-    """Print the spans under ``parent``: name, outcome, and why a failed one failed."""
+    """Print the spans under ``parent``: name, actor asked, outcome, and why it failed."""
     for span in spans:
         span_parent = span.parent.span_id if span.parent is not None else None
         if span_parent != parent:
@@ -62,7 +62,8 @@ def print_tree(spans: list[ReadableSpan], parent: int | None = None, depth: int 
         outcome = attributes.get("mira.status", attributes.get("mira.outcome", ""))
         why = f" ({span.status.description})" if span.status.description else ""
         events = "".join(f" [{event.name}]" for event in span.events)
-        label = span.name + (f": {outcome}" if outcome else "")
+        actor = f" -> {attributes['mira.actor']}" if "mira.actor" in attributes else ""
+        label = span.name + actor + (f": {outcome}" if outcome else "")
         print(f"{'  ' * depth}{label}{why}{events}")
         print_tree(spans, span.get_span_context().span_id, depth + 1)
 

@@ -13,7 +13,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 import trio
@@ -39,6 +39,8 @@ _UNCONFIGURED = frozenset(
     {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
 )
 _PROPAGATOR = TraceContextTextMapPropagator()
+# The attempt whose span is current in this task, until its ask takes that span.
+_ATTEMPT: ContextVar[_AttemptTrace | None] = ContextVar("mira_actors_attempt", default=None)
 _FAILED = frozenset({"error", "timeout"})
 
 
@@ -151,11 +153,23 @@ class OpenTelemetry:
     # -- asks -----------------------------------------------------------------------
 
     def ask_sent(self, actor: str, headers: Mapping[str, Any] | None) -> _AskTrace | None:
-        """Count the ask; open its span when it is asked inside a recording span."""
+        """Count the ask; trace it when it is asked inside a recording span.
+
+        A step attempt is one ask: its span is the ask's too, so the first ask sent in
+        an attempt's span gets no span of its own (a span costs the SDK more than the
+        rest of the ask). Any other ask, from a handler say, gets its own span.
+        """
         self.asks_in_flight += 1
-        if not trace.get_current_span().is_recording():
+        current = trace.get_current_span()
+        if not current.is_recording():
             return None
-        span = self.tracer.start_span(f"ask {actor}", attributes={"mira.actor": actor})
+        attempt = _ATTEMPT.get()
+        if attempt is not None and not attempt.asked and attempt.span is current:
+            attempt.asked = True
+            span, owned = current, False
+        else:
+            span = self.tracer.start_span(f"ask {actor}", attributes={"mira.actor": actor})
+            owned = True
         carried = dict(headers) if headers is not None else {}
         span_context = span.get_span_context()
         carried["traceparent"] = (
@@ -164,7 +178,7 @@ class OpenTelemetry:
         )
         if span_context.trace_state:
             carried["tracestate"] = span_context.trace_state.to_header()
-        return _AskTrace(span, carried)
+        return _AskTrace(span, actor, carried, owned)
 
     def ask_ended(self, ask: AskTrace | None, error: BaseException | None) -> None:
         """Uncount the ask and end its span, with the error (if any) as its status."""
@@ -172,12 +186,11 @@ class OpenTelemetry:
         if not isinstance(ask, _AskTrace):
             return
         span = ask.span
-        if error is not None:
-            if isinstance(error, trio.Cancelled):
-                span.set_attribute("mira.ask.cancelled", True)
-            else:
+        span.set_attributes(ask.attributes(error))
+        if ask.owned:
+            if error is not None and not isinstance(error, trio.Cancelled):
                 span.set_status(Status(StatusCode.ERROR, short(f"{type(error).__name__}: {error}")))
-        span.end()
+            span.end()
 
     # -- the rest -------------------------------------------------------------------
 
@@ -220,25 +233,49 @@ class OpenTelemetry:
 
 
 class _AskTrace:
-    __slots__ = ("handled_at", "headers", "queued_at", "span", "started_at", "token")
+    # The times are kept here and set on the span in one call when the ask ends: each
+    # set_attribute takes the SDK's lock.
+    __slots__ = (
+        "actor",
+        "handled_at",
+        "headers",
+        "owned",
+        "queued_at",
+        "span",
+        "started_at",
+        "token",
+    )
 
-    def __init__(self, span: Span, headers: dict[str, Any]) -> None:
+    def __init__(self, span: Span, actor: str, headers: dict[str, Any], owned: bool) -> None:
         self.span = span
+        self.actor = actor
         self.headers = headers
+        self.owned = owned
         self.queued_at = trio.current_time()
-        self.started_at = 0.0
+        self.started_at: float | None = None
+        self.handled_at: float | None = None
         self.token: Token[Context] | None = None
 
     def handling(self) -> None:
-        self.started_at = now = trio.current_time()
-        self.span.set_attribute("mira.ask.queued", now - self.queued_at)
+        self.started_at = trio.current_time()
         # Current in the actor's task while it handles: nested asks and workers join it.
         self.token = context.attach(trace.set_span_in_context(self.span))
 
     def handled(self) -> None:
-        self.span.set_attribute("mira.ask.handled", trio.current_time() - self.started_at)
+        self.handled_at = trio.current_time()
         if self.token is not None:
             context.detach(self.token)
+
+    def attributes(self, error: BaseException | None) -> dict[str, Any]:
+        attributes: dict[str, Any] = {} if self.owned else {"mira.actor": self.actor}
+        if self.started_at is not None:  # taken by the actor, not dropped unhandled
+            # The asker may end before the handler has unwound: then it is handling still.
+            ended = self.handled_at if self.handled_at is not None else trio.current_time()
+            attributes["mira.ask.queued"] = self.started_at - self.queued_at
+            attributes["mira.ask.handled"] = ended - self.started_at
+        if isinstance(error, trio.Cancelled):
+            attributes["mira.ask.cancelled"] = True
+        return attributes
 
 
 class _RunTrace:
@@ -277,8 +314,7 @@ class _RunTrace:
     def finished(self, status: str, *, error: str | None = None) -> None:
         lateness = max(0.0, trio.current_time() - self.deadline)
         span = self.span
-        span.set_attribute("mira.status", status)
-        span.set_attribute("mira.lateness", lateness)
+        span.set_attributes({"mira.status": status, "mira.lateness": lateness})
         if status in _FAILED:
             span.set_status(Status(StatusCode.ERROR, short(error or status)))
         span.end()
@@ -290,15 +326,17 @@ class _RunTrace:
 
 
 class _AttemptTrace:
-    __slots__ = ("began", "run", "span", "step", "token")
+    __slots__ = ("asked", "attempt_token", "began", "run", "span", "step", "token")
 
     def __init__(self, run: _RunTrace, span: Span, step: str) -> None:
         self.run = run
         self.span = span
         self.step = step
+        self.asked = False
         self.began = trio.current_time()
-        # Current in this task while the attempt's ask goes: the ask is its child.
+        # Current in this task while the attempt's ask goes, which it stands for.
         self.token = context.attach(trace.set_span_in_context(span))
+        self.attempt_token = _ATTEMPT.set(self)
 
     def finished(self, status: str, error: str | None) -> None:
         if status != "success":
@@ -320,6 +358,7 @@ class _AttemptTrace:
         span = self.span
         span.set_attribute("mira.outcome", outcome)
         span.end()
+        _ATTEMPT.reset(self.attempt_token)
         context.detach(self.token)
         self.run.otel.step_duration.record(
             trio.current_time() - self.began,

@@ -23,17 +23,13 @@ def test_tracing_example_prints_each_run_s_span_tree() -> None:
         "project_initialization: success",
         "review: timeout",
         "workflow project_initialization: success",
-        "  step generate_plan: success",
-        "    ask project_plan_agent",
-        "  step assess_risks: success",
-        "    ask risk_assessment_agent",
-        "  step generate_report: success",
-        "    ask status_reporter_agent",
+        "  step generate_plan -> project_plan_agent: success",
+        "  step assess_risks -> risk_assessment_agent: success",
+        "  step generate_report -> status_reporter_agent: success",
         "workflow review: timeout (Workflow execution timed out after 0.2 seconds)"
         " [deadline_expired]",
-        "  step review: timeout (the run's deadline passed (its timeout of 0.2 seconds))"
-        " [deadline_expired]",
-        "    ask slow_review_agent",
+        "  step review -> slow_review_agent: timeout"
+        " (the run's deadline passed (its timeout of 0.2 seconds)) [deadline_expired]",
         "mira.runs project_initialization success: 1",
         "mira.runs review timeout: 1",
     ]

@@ -74,23 +74,27 @@ def header_only(path: Path) -> None:
 
 
 NOT_OURS: list[tuple[Callable[[Path], None], str]] = [
-    (foreign, "is not a mira-actors ledger store: another application's SQLite database "
-     f"(application_id 0x0, not {APPLICATION_ID:#x})"),
+    (
+        foreign,
+        "is not a mira-actors ledger store: another application's SQLite database "
+        f"(application_id 0x0, not {APPLICATION_ID:#x})",
+    ),
     (foreign_wal, "is not a mira-actors ledger store: another application's"),
     (empty, "is empty, not a ledger store; give a path that does not exist to create one"),
     (random_bytes, "is not a ledger store: it is not a SQLite database"),
     (text, "is not a ledger store: it is not a SQLite database"),
-    (newer, f"holds ledger schema version {SCHEMA_VERSION + 1}; this code reads "
-     f"{SCHEMA_VERSION}; upgrade mira-actors to read it"),
+    (
+        newer,
+        f"holds ledger schema version {SCHEMA_VERSION + 1}; this code reads "
+        f"{SCHEMA_VERSION}; upgrade mira-actors to read it",
+    ),
     (steps_dropped, "is damaged: its 'steps' table is missing; restore the file from a backup"),
     (header_only, "is damaged: "),
 ]
 
 
 @pytest.mark.parametrize("read_only", [False, True], ids=["read-write", "read-only"])
-@pytest.mark.parametrize(
-    ("make", "problem"), NOT_OURS, ids=[make.__name__ for make, _ in NOT_OURS]
-)
+@pytest.mark.parametrize(("make", "problem"), NOT_OURS, ids=[make.__name__ for make, _ in NOT_OURS])
 async def test_a_file_that_is_not_ours_is_refused_and_left_as_it_was(
     tmp_path: Path, make: Callable[[Path], None], problem: str, read_only: bool
 ) -> None:
