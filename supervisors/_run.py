@@ -115,8 +115,12 @@ class WorkflowRun:
         adaptive: AdaptiveTimeouts | None = None,
         store: LedgerStore | None = None,
         first_attempts: Mapping[str, int] | None = None,
+        asked_at: float | None = None,
     ) -> None:
         self.workflow = workflow
+        # When the caller asked for the run (trio time): its timeout counts from then,
+        # so that storing a big input first does not push the answer past the deadline.
+        self._asked_at = asked_at
         self.data = data
         self.options = options
         self.ledger = Ledger(workflow_id=workflow_id, workflow_type=workflow.name)
@@ -170,7 +174,8 @@ class WorkflowRun:
                         result=prior[name],
                     )
                 )
-        self._scope = trio.CancelScope(deadline=now + timeout)
+        began = now if self._asked_at is None else self._asked_at
+        self._scope = trio.CancelScope(deadline=began + timeout)
         steps = StepRunner(
             workflow_type=self.workflow.name,
             workflow_id=self.workflow_id,

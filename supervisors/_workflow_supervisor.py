@@ -173,6 +173,7 @@ class WorkflowSupervisor:
         or ``on_event``; every other problem (unknown workflow, data that cannot be
         stored, failed step, deadline) is in the report.
         """
+        asked_at = trio.current_time()  # the timeout counts from here, storing included
         if options is None:
             options = RunOptions(
                 timeout=timeout,
@@ -210,7 +211,8 @@ class WorkflowSupervisor:
                     ErrorType.STORE_UNAVAILABLE,
                 )
             )
-        return self._reported(await self._go(workflow, data, workflow_id, options, prior))
+        report = await self._go(workflow, data, workflow_id, options, prior, asked_at=asked_at)
+        return self._reported(report)
 
     async def resume(
         self,
@@ -293,6 +295,7 @@ class WorkflowSupervisor:
         options: RunOptions,
         prior: Mapping[str, Any] | None,
         first_attempts: Mapping[str, int] | None = None,
+        asked_at: float | None = None,
     ) -> RunReport:
         """Run a stored run, marked live in this process while it goes."""
         run = WorkflowRun(
@@ -305,6 +308,7 @@ class WorkflowSupervisor:
             adaptive=self.adaptive,
             store=self.store,
             first_attempts=first_attempts,
+            asked_at=asked_at,
         )
         self._live.add(workflow_id)
         try:
