@@ -345,22 +345,6 @@ async def test_resume_of_a_group_runs_only_its_unfinished_members(
     assert steps(resumed) == [("a", "success", 0), ("b", "success", 1), ("c", "success", 1)]
 
 
-async def test_a_run_cancelled_by_its_caller_is_resumed_like_a_crash(
-    store: LedgerStore, autojump_clock: trio.abc.Clock
-) -> None:
-    """A run its caller cancelled stays 'running' with its completed steps, and resumes."""
-    async with system(store, 1, 5, 1) as (supervisor, agents):
-        with trio.move_on_after(3):
-            await supervisor.run("three", {"n": 1}, timeout=10)
-        [run] = await store.list_runs()
-        assert (run.status, timings(run.records)) == ("running", [("a", "success", 0, 1, None)])
-        agents["b"].delay = 1
-        report = await supervisor.resume(run.workflow_id, timeout=10)
-        assert trio.current_time() == 5
-    assert counts(agents) == {"a": 1, "b": 2, "c": 1}
-    assert steps(report) == [("a", "success", 0), ("b", "success", 1), ("c", "success", 1)]
-
-
 async def test_a_run_stored_with_every_step_done_finishes_without_running_any(
     store: LedgerStore, autojump_clock: trio.abc.Clock
 ) -> None:
@@ -717,3 +701,132 @@ async def test_a_damaged_run_row_is_a_clear_error(
         await store.aclose()
     assert counts(agents) == {"a": 1, "b": 1, "c": 0}
     assert [r.__dict__["error_type"] for r in caplog.records] == ["invalid_run_format"]
+
+
+# Runs their caller cancelled, and attempts whose outcome is unknown
+
+
+class Paced(Counter):
+    """A Counter whose calls take ``delays`` in turn, then the last of them."""
+
+    def __init__(self, name: str, *delays: float, replies: list[Any] | None = None) -> None:
+        super().__init__(name, delays[-1], replies)
+        self.delays = list(delays)
+
+    async def handle(self, message: Any) -> Any:
+        if self.delays:
+            self.delay = self.delays.pop(0)
+        return await super().handle(message)
+
+
+@asynccontextmanager
+async def paced(
+    store: LedgerStore, a: Counter, b: Counter, c: Counter
+) -> AsyncIterator[WorkflowSupervisor]:
+    """A workflow supervisor on ``store`` with the agents a, b and c given."""
+    async with open_workflow_supervisor(workflows=[THREE, GROUPED], store=store) as supervisor:
+        for agent in (a, b, c):
+            await supervisor.spawn(_same, agent, name=agent.name, handles=[f"t{agent.name}"])
+        yield supervisor
+
+
+async def test_a_run_cancelled_by_its_caller_is_stored_as_cancelled(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """A run its caller cancelled is stored 'cancelled' at once, its cut step with it."""
+    async with system(store, 1, 5, 1) as (supervisor, _):
+        with trio.move_on_after(3):
+            await supervisor.run("three", {"n": 1}, timeout=10)
+        assert trio.current_time() == 3
+        [run] = await store.list_runs()
+    assert run.status == "cancelled"
+    assert timings(run.records) == [
+        ("a", "success", 0, 1, None),
+        ("b", "cancelled", 1, 3, "cancelled"),
+    ]
+    assert run.response is not None
+    assert (run.response["status"], run.response["partial_progress"]["completed_steps"]) == (
+        "cancelled",
+        ["a"],
+    )
+
+
+async def test_a_cancelled_group_run_is_stored_as_cancelled(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """A run cancelled inside a parallel group is stored 'cancelled', both members cut."""
+    async with system(store, 5, 5, 1) as (supervisor, _):
+        with trio.move_on_after(2):
+            await supervisor.run("grouped", {}, timeout=10)
+        [run] = await store.list_runs()
+    assert run.status == "cancelled"
+    assert sorted((r.step, r.status) for r in run.records) == [
+        ("a", "cancelled"),
+        ("b", "cancelled"),
+    ]
+
+
+async def test_a_cancelled_run_resumes_with_the_same_key(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """Resuming a cancelled run re-sends the step cut short under its idempotency key."""
+    async with system(store, 1, 5, 1) as (supervisor, agents):
+        with trio.move_on_after(3):
+            await supervisor.run("three", {"n": 1}, timeout=10)
+        [run] = await store.list_runs()
+        agents["b"].delay = 1
+        report = await supervisor.resume(run.workflow_id, timeout=10)
+        assert trio.current_time() == 5
+    workflow_id = run.workflow_id
+    assert counts(agents) == {"a": 1, "b": 2, "c": 1}
+    assert agents["b"].keys == [f"{workflow_id}:b:1"] * 2
+    assert steps(report) == [("a", "success", 0), ("b", "success", 1), ("c", "success", 1)]
+    assert (await stored(store, workflow_id)).status == "success"
+
+
+async def test_a_retry_after_a_step_timeout_keeps_the_key(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """An attempt cut by its own timeout has an unknown outcome: its retry reuses the key."""
+    a, b, c = Counter("a", 1), Paced("b", 5, 1), Counter("c", 1)
+    async with paced(store, a, b, c) as supervisor:
+        retry = RetryPolicy(max_attempts=2, initial_interval=1)
+        report = await supervisor.run(
+            "three", {"n": 1}, timeout=20, retry=retry, step_timeouts={"b": 2}
+        )
+        assert trio.current_time() == 6  # a 0-1, b cut at 3, wait 1, b 4-5, c 5-6
+    workflow_id = report.workflow_id
+    assert report.outcome == "success"
+    assert b.keys == [f"{workflow_id}:b:1"] * 2
+    assert [call["headers"]["attempt"] for call in b.calls] == [1, 2]
+    assert steps(report)[1] == ("b", "success", 2)
+
+
+async def test_a_resume_after_a_step_timeout_keeps_the_key(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """A step that failed by its own timeout is re-sent on resume with the same key."""
+    a, b, c = Counter("a", 1), Paced("b", 5, 1), Counter("c", 1)
+    async with paced(store, a, b, c) as supervisor:
+        report = await supervisor.run("three", {"n": 1}, timeout=20, step_timeouts={"b": 2})
+        assert (report.outcome, trio.current_time()) == ("timeout", 3)
+        resumed = await supervisor.resume(report.workflow_id, timeout=20)
+    workflow_id = report.workflow_id
+    assert resumed.outcome == "success"
+    assert b.keys == [f"{workflow_id}:b:1"] * 2
+
+
+async def test_a_known_failure_then_a_cut_resumes_under_the_cut_attempts_key(
+    store: LedgerStore, autojump_clock: trio.abc.Clock
+) -> None:
+    """After an answered failure and a cut retry, a resume re-sends the cut attempt's key."""
+    failure = {"status": "error", "error": "once"}
+    a, b, c = Counter("a", 1), Paced("b", 1, 5, 1, replies=[failure]), Counter("c", 1)
+    async with paced(store, a, b, c) as supervisor:
+        retry = RetryPolicy(max_attempts=3, initial_interval=1)
+        with trio.move_on_after(5):  # b: 1-2 failed, wait 1, 3-8 cut at 5
+            await supervisor.run("three", {"n": 1}, timeout=20, retry=retry)
+        [run] = await store.list_runs()
+        await supervisor.resume(run.workflow_id, timeout=20, retry=retry)
+    workflow_id = run.workflow_id
+    assert b.keys == [f"{workflow_id}:b:1", f"{workflow_id}:b:2", f"{workflow_id}:b:2"]
