@@ -23,6 +23,7 @@ from ._ref import ActorRef as ActorRef
 from ._runner import open_actor as open_actor
 from ._runner import run_actor as run_actor
 from ._safe_repr import SAFE_REPR_LIMIT as SAFE_REPR_LIMIT
+from ._safe_repr import exception_text as exception_text
 from ._safe_repr import safe_repr as safe_repr
 from ._safe_repr import safe_str as safe_str
 
@@ -40,6 +41,7 @@ __all__ = [
     "MailboxStatistics",
     "MiraError",
     "check_deadline",
+    "exception_text",
     "open_actor",
     "request_headers",
     "run_actor",

@@ -63,6 +63,21 @@ def safe_str(value: object, limit: int = SAFE_REPR_LIMIT) -> str:
     return safe_repr(value, limit)
 
 
+def exception_text(exc: BaseException, limit: int = SAFE_REPR_LIMIT) -> str:
+    """Return ``str(exc)`` in at most ``limit`` characters ("..." ends a cut one).
+
+    An exception with no text gives its class name. It never raises, even for an
+    exception whose ``__str__`` does.
+    """
+    try:
+        text = str(exc)
+    except Exception:  # an exception of the user's whose __str__ raised
+        text = ""
+    if type(text) is not str or not text:  # a __str__ may return a str subclass
+        text = _type_name(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _type_name(value: object) -> str:
     name: Any = getattr(type(value), "__name__", "?")
     return name[:SAFE_REPR_LIMIT] if isinstance(name, str) else "?"

@@ -10,9 +10,10 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import ActorCrashedError, ActorRef, MiraError
+from mira_actors import ActorCrashedError, ActorRef, MiraError, exception_text, safe_str
 
 from ._ledger import ErrorType, Status
+from ._report import ERROR_TEXT_LIMIT
 from ._retry import StepFailedError, StepTimeoutError
 from ._workflow import read_agent_reply
 
@@ -62,17 +63,20 @@ async def send_attempt(
         try:
             reply = await ref.ask(message, headers=headers)
         except ActorCrashedError as exc:
+            # The handler's own exception is the failure, not the runtime's wrapper.
             cause = exc.__cause__ if exc.__cause__ is not None else exc
-            return Attempt.failed(str(exc), type(exc).__name__, cause)
+            return Attempt.failed(
+                exception_text(exc, ERROR_TEXT_LIMIT), type(cause).__name__, cause
+            )
         except trio.TooSlowError as exc:
             if trio.current_effective_deadline() <= trio.current_time():
                 # The actor dropped the ask at its deadline, which is ours (the step's or
                 # the run's): the cancellation that says so comes at the next deadline
                 # check, and decides whether the step or the run ran out of time.
                 await trio.sleep_forever()
-            return Attempt.failed(str(exc), type(exc).__name__, exc)
+            return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(exc).__name__, exc)
         except MiraError as exc:
-            return Attempt.failed(str(exc), type(exc).__name__, exc)
+            return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(exc).__name__, exc)
     if isinstance(scope, trio.CancelScope) and scope.cancelled_caught:
         error = f"the attempt ran out of its {timeout:g} seconds"
         return Attempt(
@@ -85,6 +89,7 @@ async def send_attempt(
     seconds = trio.current_time() - began
     if failure is None:
         return Attempt(status=status, result=result, seconds=seconds)
+    failure = safe_str(failure, ERROR_TEXT_LIMIT)  # the agent's text may quote its input
     return Attempt(
         status=status,
         result=result,

@@ -107,6 +107,16 @@ class StepRecord:
             "attempts": self.attempts,
         }
 
+    def as_failure(self) -> dict[str, Any]:
+        """Return the step as an error response's ``failed_step`` shows it."""
+        return {
+            "step": self.step,
+            "status": str(self.status),
+            "error_type": None if self.error_type is None else str(self.error_type),
+            "error": self.error,
+            "attempts": self.attempts,
+        }
+
 
 @attrs.define
 class Ledger:

@@ -11,6 +11,11 @@ from mira_actors import safe_repr
 
 from ._ledger import Status, StepRecord
 
+# At most this many characters of an error's text (which may quote a step's input) reach
+# a response, and of the exception that failed a run reach its log record.
+ERROR_TEXT_LIMIT = 1000
+EXCEPTION_LOG_LIMIT = 200
+
 
 def check_timeout(timeout: Any) -> float:
     """Return ``timeout`` as float seconds, or raise for a value that is not one.
@@ -41,11 +46,16 @@ class RunReport:
     Attributes:
         workflow_id: The run's id.
         workflow_type: The workflow's name.
-        outcome: 'success', 'timeout' or 'error'.
+        outcome: 'success', 'timeout', 'error', or 'cancelled' (its caller cancelled it).
         timeout: The run's timeout in seconds.
         records: The ledger's records, in the order the steps finished.
         error: Why the run failed (for 'error' and 'timeout').
-        error_type: A short name for the kind of failure, for logs (never its text).
+        error_type: A short name for the kind of failure, for logs: the class name of
+            the exception that failed the run, or an ``ErrorType`` (never its text).
+        failed_step: The record of the step that failed the run, when one did.
+        exception: The text of the exception that failed the run (the handler's own),
+            cut to :data:`EXCEPTION_LOG_LIMIT` characters; None when no exception did
+            (an agent answered with a failure, or time ran out).
         stored_response: The response as a store kept it, for a run that had finished
             before (a resume of it gives that response back).
     """
@@ -57,6 +67,8 @@ class RunReport:
     records: tuple[StepRecord, ...]
     error: str | None = None
     error_type: str | None = None
+    failed_step: StepRecord | None = None
+    exception: str | None = None
     stored_response: dict[str, Any] | None = None
 
     @property
@@ -70,17 +82,22 @@ class RunReport:
         return [r.step for r in self.records if r.status == Status.TIMEOUT]
 
     def response(self) -> dict[str, Any]:
-        """Return the MIRA response: success, timeout or error, built from the ledger."""
+        """Return the MIRA response: success, timeout or error, built from the ledger.
+
+        A run its caller cancelled has the timeout's shape with status 'cancelled' (it
+        is what the store keeps: the caller itself gets no response).
+        """
         if self.stored_response is not None:
             return copy.deepcopy(self.stored_response)
-        if self.outcome == Status.TIMEOUT:
+        completed = [r.as_step() for r in self.records if r.completed]
+        if self.outcome in (Status.TIMEOUT, Status.CANCELLED):
             names = self.completed_steps
             return {
                 "workflow_id": self.workflow_id,
                 "workflow_type": self.workflow_type,
-                "status": Status.TIMEOUT.value,
+                "status": str(self.outcome),
                 "error": self.error,
-                "steps": [r.as_step() for r in self.records if r.completed],
+                "steps": completed,
                 "partial_progress": {
                     "completed_steps": names,
                     "total_steps_completed": len(names),
@@ -88,22 +105,24 @@ class RunReport:
                     "timed_out_steps": self.timed_out_steps,
                 },
             }
-        # Every step that finished, failed ones too (an optional step that failed, or the
-        # step that ended the run, whatever status its agent answered).
-        finished = [r.as_step() for r in self.records if r.finished]
         if self.outcome == Status.SUCCESS:
+            # Every step that finished, an optional step that failed among them.
             return {
                 "workflow_id": self.workflow_id,
                 "workflow_type": self.workflow_type,
-                "steps": finished,
+                "steps": [r.as_step() for r in self.records if r.finished],
             }
-        return {
+        # The steps completed before the error; the step that failed stands apart.
+        response: dict[str, Any] = {
             "workflow_id": self.workflow_id,
             "workflow_type": self.workflow_type,
             "status": Status.ERROR.value,
             "error": self.error,
-            "steps": finished,
+            "steps": completed,
         }
+        if self.failed_step is not None:
+            response["failed_step"] = self.failed_step.as_failure()
+        return response
 
 
 def error_report(

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import trio
 
-from mira_actors import ActorRef
+from mira_actors import ActorRef, exception_text
 from mira_actors.instrumentation import RunTrace
 
 from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._ledger import OUT_OF_TIME, ErrorType, Ledger, Status, StepRecord
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
-from ._report import RunReport
-from ._retry import RetryPolicy
+from ._report import EXCEPTION_LOG_LIMIT, RunReport
+from ._retry import RetryPolicy, StepFailedError
 from ._steps import StepOutcome, StepRunner
 from ._store import LedgerStore, StoreUnavailableError
 from ._tracing import run_traced
@@ -93,6 +94,20 @@ async def run_workflow(
         first_attempts=first_attempts,
     )
     return await run.go(prior or {})
+
+
+logger = logging.getLogger("supervisors.workflow")
+
+# How long a run its caller cancelled may take to store that it was cancelled: a store
+# that needs longer (it is locked) finishes the commit in the background.
+CANCELLED_COMMIT_GRACE = 0.05
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` is trio's Cancelled, or an exception group of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 class WorkflowRun:
@@ -196,9 +211,12 @@ class WorkflowRun:
                 for item in self.workflow.steps:
                     if not await self._run_item(steps, item):
                         break
-        except BaseException:
+        except BaseException as exc:
             # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
-            # group of them): the stream still ends, so a reader is not left waiting.
+            # group of them): stored as 'cancelled', so that it can be resumed, and the
+            # stream still ends, so a reader is not left waiting.
+            if self._store is not None and _is_cancellation(exc):
+                await self._commit_cancelled()
             self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
             raise
         report = self.report()
@@ -232,6 +250,41 @@ class WorkflowRun:
             )
         return report
 
+    async def _commit_cancelled(self) -> None:
+        """Store the run as 'cancelled' with its steps cut short, shielded but bounded.
+
+        The caller has cancelled the run and is waiting to unwind, so the store gets
+        no more than its floor for the commit; one that cannot make it keeps trying in
+        the background, and until then the run stays 'running' (resumable as well).
+        """
+        assert self._store is not None
+        names = self.ledger.completed_steps()
+        report = RunReport(
+            workflow_id=self.workflow_id,
+            workflow_type=self.workflow.name,
+            outcome=Status.CANCELLED,
+            timeout=self.options.timeout,
+            records=tuple(self.ledger.records),
+            error=f"Workflow execution was cancelled by its caller after {len(names)} steps",
+            error_type=ErrorType.CANCELLED,
+        )
+        with trio.move_on_after(CANCELLED_COMMIT_GRACE, shield=True):
+            try:
+                await self._store.finish_run(
+                    self.workflow_id,
+                    outcome=Status.CANCELLED,
+                    response=report.response(),
+                    records=self.cut,
+                )
+            except StoreUnavailableError:
+                pass  # the store retries it on its own; the caller's cancellation goes on
+            except Exception as exc:  # nothing may take the place of the caller's cancellation
+                logger.warning(
+                    "a cancelled run could not be stored as cancelled: %s",
+                    type(exc).__name__,
+                    extra={"workflow_id": self.workflow_id, "error_type": type(exc).__name__},
+                )
+
     def report(self) -> RunReport:
         """The run's report as of now."""
         ledger = self.ledger
@@ -246,9 +299,23 @@ class WorkflowRun:
             # Only time running out makes a timeout; an agent that answers 'timeout' is
             # a failed step like any other.
             failed = failure.record
-            outcome = Status.TIMEOUT if failed.error_type in OUT_OF_TIME else Status.ERROR
+            if failed.error_type in OUT_OF_TIME:
+                return RunReport(
+                    outcome=Status.TIMEOUT, error=failure.error, error_type=failed.error_type, **fields
+                )
+            raised = failure.exception
             return RunReport(
-                outcome=outcome, error=failure.error, error_type=failed.error_type, **fields
+                outcome=Status.ERROR,
+                error=failure.error,
+                error_type=failed.error_type,
+                failed_step=failed,
+                # An agent's failure answer is not an exception: its text stays out of logs.
+                exception=(
+                    None
+                    if raised is None or isinstance(raised, StepFailedError)
+                    else exception_text(raised, EXCEPTION_LOG_LIMIT)
+                ),
+                **fields,
             )
         if self._scope.cancelled_caught:
             error = f"Workflow execution timed out after {self.options.timeout} seconds"

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import ActorRef
+from mira_actors import ActorRef, exception_text
 from mira_actors.instrumentation import RunTrace
 
 from ._attempt import Attempt, send_attempt
@@ -118,7 +118,7 @@ class StepRunner:
         try:
             data = step.build_input(self._data, results)
         except Exception as exc:  # a builder fails on data of the wrong shape: a step error
-            error = f"could not build its input: {type(exc).__name__}: {exc}"
+            error = f"could not build its input: {type(exc).__name__}: {exception_text(exc)}"
             failed = tally.record(Status.ERROR, error=error, error_type=ErrorType.BAD_INPUT)
             return await self._fail(failed, f"Step {step.name!r} failed: {error}", exc)
         try:

@@ -20,7 +20,7 @@ from mira_actors import MiraError
 from ._ledger import Status, StepRecord
 
 RUNNING = Status.RUNNING
-OUTCOMES = (Status.SUCCESS, Status.TIMEOUT, Status.ERROR)
+OUTCOMES = (Status.SUCCESS, Status.TIMEOUT, Status.ERROR, Status.CANCELLED)
 STATUSES = (RUNNING, *OUTCOMES)
 
 # How long past its deadline a resume's claim still holds. A resume runs under its

@@ -34,15 +34,21 @@ def log_run(report: RunReport) -> None:
             },
         )
     else:
-        # The error text can quote agent input, so only the kind and the step are logged.
-        failed = [r.step for r in report.records if r.status == "error"]
-        exception = f"step {failed[-1]!r} failed" if failed else str(report.error_type)
+        # The one text a log may carry is the failed run's exception (cut short, and
+        # only an exception's: an agent's failure answer can quote its input).
+        failed = report.failed_step
+        if report.exception is not None:
+            exception = report.exception
+        elif failed is not None:
+            exception = f"step {failed.step!r} failed"
+        else:
+            exception = str(report.error_type)
         logger.error(
             "workflow failed: %s",
             exception,
             extra={
                 "event_type": "workflow_error",
-                "error_type": report.error_type,
+                "error_type": None if report.error_type is None else str(report.error_type),
                 "exception": exception,
                 **fields,
             },

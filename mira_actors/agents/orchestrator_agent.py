@@ -317,13 +317,13 @@ class OrchestratorAgent(BaseAgent):
     ) -> dict[str, Any]:
         """Run a workflow's steps into ``results`` under the caller's own deadline.
 
-        Steps are appended to ``results['steps']`` as each finishes, so a caller that
-        cancels this call keeps the completed ones. Steps already recorded there as
-        successful are not run again; their results feed the later steps. Malformed
-        records there are logged and treated as not completed. On return ``results``
-        describes this run: a failed step sets ``results['status'] = 'error'`` and
-        ``results['error']``, and a 'status', 'error' or 'partial_progress' left by an
-        earlier run is removed.
+        Steps are appended to ``results['steps']`` as each completes, so a caller that
+        cancels this call keeps them. Steps already recorded there as successful are not
+        run again; their results feed the later steps. Malformed records there are
+        logged and treated as not completed. On return ``results`` describes this run: a
+        failed step sets ``results['status'] = 'error'``, ``results['error']`` and
+        ``results['failed_step']`` (as in an error response), and a 'status', 'error',
+        'partial_progress' or 'failed_step' left by an earlier run is removed.
         """
         records, completed = read_step_records(
             results.get("steps"), workflow_type=str(workflow_type)
@@ -332,9 +332,9 @@ class OrchestratorAgent(BaseAgent):
         results["steps"] = records
 
         def append(record: StepRecord) -> None:
-            # Carried-over steps are in results already; a step cut short by the caller's
-            # deadline did not finish. Every other step did, failed ones too.
-            if record.finished and not record.carried_over:
+            # Carried-over steps are in results already; a failed step goes under
+            # 'failed_step' (as in an error response), and one cut short did not finish.
+            if record.completed and not record.carried_over:
                 records.append(record.as_step())
 
         async with self._system_for_call() as system:
@@ -346,10 +346,12 @@ class OrchestratorAgent(BaseAgent):
             )
         # What an earlier run left in results (a timeout's status and partial progress,
         # an old error) no longer describes it.
-        for stale in ("status", "error", "partial_progress"):
+        for stale in ("status", "error", "partial_progress", "failed_step"):
             results.pop(stale, None)
         results["workflow_id"] = report.workflow_id  # this run's, not an earlier one's
         if report.outcome == "error":
             results["status"] = "error"
             results["error"] = report.error
+            if report.failed_step is not None:
+                results["failed_step"] = report.failed_step.as_failure()
         return results

@@ -119,11 +119,11 @@ async def test_an_error_in_the_first_step_leaves_steps_empty(
 async def test_long_exception_text_is_cut_to_200_characters(
     logs: pytest.LogCaptureFixture,
 ) -> None:
-    """The logged exception text is cut to 200 characters, ending in an ellipsis."""
+    """The logged exception text is cut to 200 characters, ending in "..."."""
     await make(RaisingRiskAgent(ValueError("x" * 5000))).process_async(MESSAGE)
     exception = error_event(logs).exception
     assert len(exception) == 200
-    assert exception == "x" * 199 + "…"
+    assert exception == "x" * 197 + "..."
 
 
 async def test_exception_without_text_logs_its_class_name(
