@@ -63,7 +63,8 @@ async def send_attempt(
         try:
             reply = await ref.ask(message, headers=headers)
         except ActorCrashedError as exc:
-            # The handler's own exception is the failure, not the runtime's wrapper.
+            # The handler's own exception is the failure and names its kind; the wrapper's
+            # text names the actor too.
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             return Attempt.failed(
                 exception_text(exc, ERROR_TEXT_LIMIT), type(cause).__name__, cause

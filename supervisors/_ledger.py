@@ -52,6 +52,11 @@ OUT_OF_TIME = frozenset(
 )
 # Steps that did not finish: cut short, so a resume sends the same attempt again.
 CUT_SHORT = frozenset({ErrorType.DEADLINE, ErrorType.CANCELLED})
+# Attempts whose outcome is unknown (the agent may have done the work): they are sent
+# again as the same attempt, with the same idempotency key, by a retry or a resume.
+OUTCOME_UNKNOWN = CUT_SHORT | {ErrorType.STEP_TIMEOUT}
+# Records of a step that say no attempt was sent: it was refused for want of time.
+REFUSED = frozenset({ErrorType.NOT_ENOUGH_TIME, ErrorType.NO_TIME_TO_RETRY})
 
 
 @attrs.frozen(kw_only=True)
@@ -66,7 +71,10 @@ class StepRecord:
             whose agent answered some other status than 'success' has that status.
         started_at: trio time when the step started.
         ended_at: trio time when it finished.
-        attempts: How many times it was sent (0 for a result carried over from earlier).
+        attempts: The number of its last attempt (0 for a result carried over from
+            earlier). An attempt whose outcome is unknown (cut short, or out of its own
+            time) is sent again as the same attempt, so the number counts attempts
+            whose outcome is known, plus the last.
         result: The step's result, as the agent answered it.
         error: Why it failed, when it did.
         error_type: What kind of failure, for logs: an :class:`ErrorType`, or the class

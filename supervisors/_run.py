@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -203,6 +204,7 @@ class WorkflowRun:
             first_attempts=self._first_attempts,
             deadline=self._scope.deadline,
             commit=self._commit,
+            note_attempt=self._note_attempt,
             cut=self._cut_short,
             trace=self.trace,
         )
@@ -277,7 +279,7 @@ class WorkflowRun:
                     records=self.cut,
                 )
             except StoreUnavailableError:
-                pass  # the store retries it on its own; the caller's cancellation goes on
+                pass  # the store retries it; the caller's cancellation goes on
             except Exception as exc:  # nothing may take the place of the caller's cancellation
                 logger.warning(
                     "a cancelled run could not be stored as cancelled: %s",
@@ -301,7 +303,10 @@ class WorkflowRun:
             failed = failure.record
             if failed.error_type in OUT_OF_TIME:
                 return RunReport(
-                    outcome=Status.TIMEOUT, error=failure.error, error_type=failed.error_type, **fields
+                    outcome=Status.TIMEOUT,
+                    error=failure.error,
+                    error_type=failed.error_type,
+                    **fields,
                 )
             raised = failure.exception
             return RunReport(
@@ -386,6 +391,17 @@ class WorkflowRun:
                 await self._store.record_step(self.workflow_id, record)
         self._note(record)
         return record
+
+    async def _note_attempt(self, record: StepRecord) -> None:
+        """Keep a failed attempt that will be retried in the store (not the ledger).
+
+        Best effort: a store that cannot take it in time costs only the exactness of
+        the idempotency key after a crash, never the run's deadline.
+        """
+        if self._store is None:
+            return
+        with contextlib.suppress(StoreUnavailableError):
+            await self._store.record_step(self.workflow_id, record)
 
     def _cut_short(self, record: StepRecord) -> None:
         """Note a step cut short now; it is committed with the outcome when the run ends."""

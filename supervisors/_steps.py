@@ -15,7 +15,7 @@ from mira_actors.instrumentation import RunTrace
 from ._attempt import Attempt, send_attempt
 from ._events import Emitter, StepCompleted, StepRetried, StepStarted
 from ._latency import AdaptiveTimeouts, LatencyHistory
-from ._ledger import ErrorType, Status, StepRecord
+from ._ledger import OUTCOME_UNKNOWN, ErrorType, Status, StepRecord
 from ._options import RunOptions
 from ._tracing import attempt_traced
 from ._workflow import Step
@@ -61,6 +61,7 @@ class StepRunner:
         deadline: The run's own deadline (trio time): a step cancelled at or after it
             was cut short by the deadline, any other cancellation is the caller's.
         commit: Writes a finished step.
+        note_attempt: Keeps a failed attempt that will be retried in the store only.
         cut: Told of each step cut short, with its record, before the cancellation
             goes on.
         trace: The run's trace span, when something records it.
@@ -80,6 +81,7 @@ class StepRunner:
         first_attempts: Mapping[str, int],
         deadline: float,
         commit: Commit,
+        note_attempt: Callable[[StepRecord], Awaitable[None]],
         cut: Callable[[StepRecord], None],
         trace: RunTrace | None = None,
     ) -> None:
@@ -94,6 +96,7 @@ class StepRunner:
         self._first_attempts = first_attempts
         self._deadline = deadline
         self._commit = commit
+        self._note_attempt = note_attempt
         self._cut = cut
         self._trace = trace
 
@@ -146,7 +149,7 @@ class StepRunner:
                     Status.TIMEOUT, error=refusal, error_type=ErrorType.NOT_ENOUGH_TIME
                 )
                 return await self._fail(failed, self._out_of_time(refusal))
-            tally.attempt += 1
+            tally.start_attempt()
             outcome = await self._attempt(step, ref, message, tally.attempt, key)
             if outcome.completed:
                 done = await self._commit(tally.record(Status.SUCCESS, result=outcome.result))
@@ -164,14 +167,18 @@ class StepRunner:
                 error=outcome.error,
                 error_type=outcome.error_type,
             )
+            tally.outcome_known = outcome.error_type not in OUTCOME_UNKNOWN
             retryable = (
-                tally.attempt - tally.before < policy.max_attempts
+                tally.sent < policy.max_attempts
                 and outcome.failure is not None
                 and policy.retries(outcome.failure)
             )
             if not retryable:
                 return await self._fail(failed, _failure_text(step, outcome), outcome.failure)
-            delay = policy.interval(tally.attempt)
+            # Kept in the store before the retry, so a resume after a crash knows which
+            # attempt the crash cut short (and so which key to send again).
+            await self._note_attempt(attrs.evolve(failed, result=None))
+            delay = policy.interval(tally.before + tally.sent)  # grows with every send
             if not self._can_start_at(key, trio.current_time() + delay):
                 # The next attempt would be refused after the wait (no time left, or less
                 # than its usual duration): fail now instead of waiting for that.
@@ -269,13 +276,26 @@ def _failure_text(step: Step, outcome: Attempt) -> str:
 
 @attrs.define
 class _Tally:
-    """A step's attempts so far, and the records that describe it."""
+    """A step's attempts so far, and the records that describe it.
+
+    ``attempt`` numbers attempts across runs, and so idempotency keys: an attempt whose
+    outcome is unknown (its own timeout cut it) is sent again under the same number.
+    ``sent`` counts this run's sends, which the retry policy bounds.
+    """
 
     step: str
     agent: str
     started: float
-    before: int  # attempts made by earlier runs
+    before: int  # the number of the last attempt an earlier run made
     attempt: int = attrs.field(default=attrs.Factory(lambda self: self.before, takes_self=True))
+    sent: int = 0
+    outcome_known: bool = True  # of the last attempt sent
+
+    def start_attempt(self) -> None:
+        """Count a send: a new attempt, or the last one again when its outcome is unknown."""
+        if self.outcome_known or self.sent == 0:
+            self.attempt += 1
+        self.sent += 1
 
     def record(
         self,

@@ -15,7 +15,7 @@ from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
 
 from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
-from ._ledger import ErrorType, Status
+from ._ledger import OUTCOME_UNKNOWN, REFUSED, ErrorType, Status
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
 from ._report import RunReport, check_timeout, error_report
@@ -383,18 +383,20 @@ class WorkflowSupervisor:
 def _next_attempts(stored: StoredRun) -> dict[str, int]:
     """The attempt number each unfinished step resumes at, so keys stay true to attempts.
 
-    A step cut short (by a deadline, a cancellation) is sent again as the same attempt,
-    with the same idempotency key: its agent may have done the work already. A step
-    whose agent answered a failure goes on to a new attempt and a new key.
+    An attempt whose outcome is unknown (cut short by a deadline, a cancellation or its
+    own timeout) is sent again as the same attempt, with the same idempotency key: its
+    agent may have done the work already. A step whose agent answered a failure goes on
+    to a new attempt and a new key. A refusal for want of time sent nothing, so it
+    changes nothing; a crash wrote nothing, so the attempt it cut is sent again too.
     """
     next_attempts: dict[str, int] = {}
     for record in stored.records:  # in the order written: the last record of a step wins
         if record.completed:
             next_attempts.pop(record.step, None)
-        elif record.finished:
-            next_attempts[record.step] = record.attempts + 1
-        else:
+        elif record.error_type in OUTCOME_UNKNOWN:
             next_attempts[record.step] = max(record.attempts, 1)
+        elif record.error_type not in REFUSED or record.step not in next_attempts:
+            next_attempts[record.step] = record.attempts + 1
     return next_attempts
 
 

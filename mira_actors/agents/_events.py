@@ -44,8 +44,8 @@ def log_run(report: RunReport) -> None:
         else:
             exception = str(report.error_type)
         logger.error(
-            "workflow failed: %s",
-            exception,
+            "workflow failed (%s)",
+            report.error_type,
             extra={
                 "event_type": "workflow_error",
                 "error_type": None if report.error_type is None else str(report.error_type),

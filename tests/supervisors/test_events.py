@@ -137,7 +137,7 @@ async def test_retry_stream(autojump_clock: trio.abc.Clock) -> None:
         StepStarted(**RUN, time=0, step="a", attempt=1, budget=10),
         StepRetried(**RUN, time=1, step="a", attempt=1, error_type="agent_error", delay=0.5),
         StepStarted(**RUN, time=1.5, step="a", attempt=2, budget=8.5),
-        StepRetried(**RUN, time=2, step="a", attempt=2, error_type="ActorCrashedError", delay=2),
+        StepRetried(**RUN, time=2, step="a", attempt=2, error_type="KeyError", delay=2),
         StepStarted(**RUN, time=4, step="a", attempt=3, budget=6),
         StepCompleted(**RUN, time=5, step="a", attempts=3, seconds=1),
         RunFinished(**RUN, time=5, outcome="success", completed_steps=("a",)),

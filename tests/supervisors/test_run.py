@@ -285,33 +285,45 @@ async def test_agent_error_ends_the_run(autojump_clock: trio.abc.Clock) -> None:
         "error": "Step 'b' failed: no good",
         "steps": [
             {"step": "a", "status": "success", "result": {"by": "a", "input": "D"}, "attempts": 1},
-            {"step": "b", "status": "error", "result": None, "attempts": 1},
         ],
+        "failed_step": {
+            "step": "b",
+            "status": "error",
+            "error_type": "agent_error",
+            "error": "no good",
+            "attempts": 1,
+        },
     }
 
 
 async def test_other_agent_status_fails_the_step_and_is_listed(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    """A step whose agent answers a status other than 'success' is listed with that status."""
+    """A step whose agent answers a status other than 'success' fails with that status."""
     answer = {"status": "timeout", "data": None, "error": "upstream timed out"}
     async with open_supervisor() as supervisor:
         ref = await supervisor.spawn(Timed, "a", 1, [], answer, name="a")
         report = await run_three({"ta": ref}, timeout=10)
     assert report.outcome == "error"
     assert report.error == "Step 'a' failed: upstream timed out"
-    assert report.response()["steps"] == [
-        {"step": "a", "status": "timeout", "result": None, "attempts": 1}
-    ]
+    assert report.response()["steps"] == []
+    assert report.response()["failed_step"] == {
+        "step": "a",
+        "status": "timeout",
+        "error_type": "agent_error",
+        "error": "upstream timed out",
+        "attempts": 1,
+    }
 
 
 async def test_crashing_handler_is_a_step_error(autojump_clock: trio.abc.Clock) -> None:
-    """A handler that raises fails its step with the actor's crash as the error."""
+    """A handler that raises fails its step: the error names the actor, the type its exception."""
     async with open_supervisor() as supervisor:
         ref = await supervisor.spawn(lambda: Timed("a", 1, [], crash=True), name="a")
         report = await run_three({"ta": ref}, timeout=10)
     assert report.outcome == "error"
-    assert report.error_type == "ActorCrashedError"
+    assert report.error_type == "RuntimeError"
+    assert report.exception == "a broke"
     assert report.error == (
         "Step 'a' failed: actor 'a' crashed handling the request: RuntimeError: a broke"
     )

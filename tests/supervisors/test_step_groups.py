@@ -213,8 +213,14 @@ async def test_member_error_cancels_siblings_and_fails_the_run(
         "error": "Step 'y' failed: no good",
         "steps": [
             {"step": "a", "status": "success", "result": "done", "attempts": 1},
-            {"step": "y", "status": "error", "result": None, "attempts": 1},
         ],
+        "failed_step": {
+            "step": "y",
+            "status": "error",
+            "error_type": "agent_error",
+            "error": "no good",
+            "attempts": 1,
+        },
     }
 
 

@@ -354,7 +354,7 @@ async def test_unknown_workflow_names_the_known_types(run_ids: RunIds) -> None:
 async def test_bad_payload_fails_the_first_step(data: Any, error: str, run_ids: RunIds) -> None:
     """Requirements the plan agent rejects end the run at its step, with its reason.
 
-    The step was sent once: it was the agent that refused it.
+    The step was sent once: it was the agent that refused it. No step completed before it.
     """
     response = await make().process_async(workflow(data))
     [run_id] = run_ids()
@@ -363,7 +363,14 @@ async def test_bad_payload_fails_the_first_step(data: Any, error: str, run_ids: 
         "workflow_type": "project_initialization",
         "status": "error",
         "error": f"Step 'generate_plan' failed: {error}",
-        "steps": [{"step": "generate_plan", "status": "error", "result": None, "attempts": 1}],
+        "steps": [],
+        "failed_step": {
+            "step": "generate_plan",
+            "status": "error",
+            "error_type": "agent_error",
+            "error": error,
+            "attempts": 1,
+        },
     }
 
 
@@ -409,8 +416,14 @@ async def test_unregistered_agent_fails_its_step(run_ids: RunIds) -> None:
         ),
         "steps": [
             {"step": "generate_plan", "status": "success", "result": plan, "attempts": 1},
-            {"step": "assess_risks", "status": "error", "result": None, "attempts": 0},
         ],
+        "failed_step": {
+            "step": "assess_risks",
+            "status": "error",
+            "error_type": "no_agent",
+            "error": "no agent is registered for message type 'assess_risks'",
+            "attempts": 0,
+        },
     }
 
 
@@ -442,17 +455,22 @@ async def test_error_is_not_a_timeout(autojump_clock: trio.abc.Clock) -> None:
     assert trio.current_time() == 2
     assert response["status"] == "error"
     assert response["error"] == "Step 'assess_risks' failed: risk model offline"
-    assert [(s["step"], s["status"]) for s in response["steps"]] == [
-        ("generate_plan", "success"),
-        ("assess_risks", "error"),
-    ]
+    assert [(s["step"], s["status"]) for s in response["steps"]] == [("generate_plan", "success")]
+    assert response["failed_step"]["step"] == "assess_risks"
     assert "partial_progress" not in response
 
 
 async def test_raising_handler_fails_its_step(run_ids: RunIds) -> None:
     """A handler that raises fails its step with an error naming the step and the exception."""
     response = await make(CrashingRiskAgent()).process_async(workflow())
-    assert set(response) == {"workflow_id", "workflow_type", "status", "error", "steps"}
+    assert set(response) == {
+        "workflow_id",
+        "workflow_type",
+        "status",
+        "error",
+        "steps",
+        "failed_step",
+    }
     [run_id] = run_ids()
     assert response["workflow_id"] == run_id
     assert response["status"] == "error"
@@ -460,10 +478,15 @@ async def test_raising_handler_fails_its_step(run_ids: RunIds) -> None:
         "Step 'assess_risks' failed: "
         "actor 'risk_assessment_agent' raised handling the request: RuntimeError: risk model broke"
     )
-    assert response["steps"][-1] == {
+    assert [s["step"] for s in response["steps"]] == ["generate_plan"]
+    assert response["failed_step"] == {
         "step": "assess_risks",
         "status": "error",
-        "result": None,
+        "error_type": "RuntimeError",
+        "error": (
+            "actor 'risk_assessment_agent' raised handling the request: "
+            "RuntimeError: risk model broke"
+        ),
         "attempts": 1,
     }
 

@@ -182,7 +182,9 @@ async def test_channel_reply_gives_the_same_error_response(
     send, receive = trio.open_memory_channel[WorkflowReply](1)
     async with orchestrator.running() as system:
         await system.inbox.send(
-            WorkflowRequest(workflow_type="project_initialization", data=REQUIREMENTS, reply_to=send)
+            WorkflowRequest(
+                workflow_type="project_initialization", data=REQUIREMENTS, reply_to=send
+            )
         )
         reply = await receive.receive()
     response = reply.response

@@ -420,16 +420,22 @@ async def test_run_steps_resumes_a_timed_out_response(
 
 
 @pytest.mark.parametrize(
-    ("plan_agent", "data", "error", "attempts"),
+    ("plan_agent", "data", "error", "error_type", "attempts"),
     [
-        (True, {"goals": "x"}, "generate_plan goals must be a list, got str", 1),
-        (False, REQUIREMENTS, "no agent is registered for message type 'generate_plan'", 0),
+        (True, {"goals": "x"}, "generate_plan goals must be a list, got str", "agent_error", 1),
+        (
+            False,
+            REQUIREMENTS,
+            "no agent is registered for message type 'generate_plan'",
+            "no_agent",
+            0,
+        ),
     ],
 )
 async def test_run_steps_records_a_failed_step(
-    plan_agent: bool, data: Any, error: str, attempts: int, run_ids: RunIds
+    plan_agent: bool, data: Any, error: str, error_type: str, attempts: int, run_ids: RunIds
 ) -> None:
-    """A failed step is recorded in results['steps'] and sets status and error.
+    """A failed step goes to results['failed_step'], as in an error response, not to 'steps'.
 
     Its attempts are 1 when its agent refused it, 0 when there was no agent to send it to.
     """
@@ -442,9 +448,14 @@ async def test_run_steps_records_a_failed_step(
     assert results == {
         "workflow_id": results_run,
         "workflow_type": "project_initialization",
-        "steps": [
-            {"step": "generate_plan", "status": "error", "result": None, "attempts": attempts}
-        ],
+        "steps": [],
+        "failed_step": {
+            "step": "generate_plan",
+            "status": "error",
+            "error_type": error_type,
+            "error": error,
+            "attempts": attempts,
+        },
         "status": "error",
         "error": f"Step 'generate_plan' failed: {error}",
     }
