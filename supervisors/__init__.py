@@ -25,6 +25,9 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._retry import StepFailedError as StepFailedError
 from ._retry import StepTimeoutError as StepTimeoutError
 from ._run import run_workflow as run_workflow
+from ._run_pages import RunCursor as RunCursor
+from ._run_pages import RunPage as RunPage
+from ._run_pages import RunSummary as RunSummary
 from ._sqlite_file import StoreFileError as StoreFileError
 from ._sqlite_store import SqliteStore as SqliteStore
 from ._sqlite_store import open_sqlite_store as open_sqlite_store
@@ -63,11 +66,14 @@ __all__ = [
     "RestartIntensityError",
     "ResumeConflictError",
     "RetryPolicy",
+    "RunCursor",
     "RunEvent",
     "RunFinished",
     "RunOptions",
+    "RunPage",
     "RunReport",
     "RunStarted",
+    "RunSummary",
     "SqliteStore",
     "Status",
     "Step",

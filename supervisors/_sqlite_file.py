@@ -19,6 +19,8 @@ from typing import Literal
 
 from mira_actors import MiraError
 
+from ._sqlite_pages import INDEXES
+
 Synchronous = Literal["NORMAL", "FULL"]
 
 # "MIRA" in ASCII: written into the SQLite header of every ledger file we create.
@@ -55,7 +57,7 @@ CREATE TABLE steps (
     error_type TEXT
 );
 CREATE INDEX steps_by_run ON steps (workflow_id, id);
-"""
+""" + INDEXES
 TABLES = ("runs", "steps")
 
 # The SQLite file header (https://sqlite.org/fileformat.html#the_database_header).
@@ -109,6 +111,8 @@ def _prepare(connection: sqlite3.Connection, path: str, synchronous: Synchronous
         # NORMAL in WAL mode: a commit is written to the log (not yet synced) before it
         # returns, which is what surviving SIGKILL needs; FULL syncs for power loss.
         connection.execute(f"PRAGMA synchronous = {synchronous}")
+        # Files made before the page indexes get them here (IF NOT EXISTS: once).
+        connection.executescript(INDEXES)
     except sqlite3.Error as exc:  # a read-only file or folder
         raise StoreFileError(path, f"cannot be opened for writing: {exc}") from exc
 

@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 import trio
 
 from ._ledger import Status, StepRecord
+from ._run_pages import RunCursor, RunPage, check_page
 from ._sql_thread import SqlThread
 from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
+from ._sqlite_pages import read_page
 from ._sqlite_rows import read_run, read_runs
 from ._store import (
     RUNNING,
@@ -275,6 +277,16 @@ class SqliteStore:
         """Return every readable run, newest first; see the ``LedgerStore`` protocol."""
         self._check_open()
         return await self._call(partial(_snapshot, read_runs))
+
+    async def page_runs(
+        self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
+    ) -> RunPage:
+        """Return a page of runs, newest first; see the ``LedgerStore`` protocol."""
+        self._check_open()
+        check_page(status, limit, before)
+        return await self._call(
+            partial(_snapshot, partial(read_page, status=status, limit=limit, before=before))
+        )
 
     async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
         """Take a run for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""

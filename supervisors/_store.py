@@ -7,6 +7,7 @@ runs in this process (the default when no path is given), and
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +19,7 @@ import trio
 from mira_actors import MiraError
 
 from ._ledger import Status, StepRecord
+from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page
 
 RUNNING = Status.RUNNING
 OUTCOMES = (Status.SUCCESS, Status.TIMEOUT, Status.ERROR, Status.CANCELLED)
@@ -209,6 +211,24 @@ class LedgerStore(Protocol):
         """Return every readable run, newest first (damaged ones are logged and left out)."""
         ...
 
+    async def page_runs(
+        self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
+    ) -> RunPage:
+        """Return a page of run summaries, newest first, for lists of runs.
+
+        Runs are ordered by ``created_at``, then ``workflow_id``, both descending.
+        ``status`` keeps only the runs with that status; ``before`` (a page's ``next``)
+        starts the page after that run. A durable store walks an index from the
+        cursor (keyset paging), so a page costs the same with 100,000 runs stored as
+        with 100; summaries carry no input, results or response. A damaged run row
+        is logged and left out, as in :meth:`list_runs`.
+
+        Raises:
+            ValueError: an unknown ``status``, or ``limit`` outside 1..1000.
+            TypeError: ``before`` is not a RunCursor.
+        """
+        ...
+
     async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
         """Take a run for a resume by ``owner`` under a new timeout, atomically.
 
@@ -304,6 +324,18 @@ class _MemoryRun:
 
     def append(self, record: StepRecord, result: str) -> None:
         self.records.append((attrs.evolve(record, result=None), result))
+
+    def summary(self, workflow_id: str) -> RunSummary:
+        return RunSummary(
+            workflow_id=workflow_id,
+            workflow_type=self.workflow_type,
+            status=self.status,
+            timeout=self.timeout,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            resumes=self.resumes,
+            steps_done=sum(1 for record, _ in self.records if record.completed),
+        )
 
     def stored(self, workflow_id: str) -> StoredRun:
         return StoredRun(
@@ -425,6 +457,29 @@ class MemoryStore:
         newest = reversed(list(self._runs.items()))
         runs = sorted(newest, key=lambda item: item[1].created_at, reverse=True)
         return [run.stored(workflow_id) for workflow_id, run in runs]
+
+    async def page_runs(
+        self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
+    ) -> RunPage:
+        """Return a page of runs, newest first; see :meth:`LedgerStore.page_runs`.
+
+        One pass over the runs held (at most ``max_runs``), not an index walk.
+        """
+        self._check_open()
+        check_page(status, limit, before)
+        await trio.lowlevel.checkpoint()
+        end = None if before is None else (before.created_at, before.workflow_id)
+        keys = (
+            (run.created_at, workflow_id)
+            for workflow_id, run in self._runs.items()
+            if (status is None or run.status == status)
+            and (end is None or (run.created_at, workflow_id) < end)
+        )
+        newest = heapq.nlargest(limit + 1, keys)
+        return make_page(
+            (self._runs[workflow_id].summary(workflow_id) for _, workflow_id in newest[:limit]),
+            more=len(newest) > limit,
+        )
 
     async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
         """Take a run for a resume; see :meth:`LedgerStore.claim`."""
