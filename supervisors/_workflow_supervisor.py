@@ -124,6 +124,16 @@ class WorkflowSupervisor:
         """The actor serving each message type."""
         return dict(self._routes)
 
+    @property
+    def actors(self) -> Supervisor:
+        """The supervisor of the agent actors: their restarts, for views of the system."""
+        return self._actors
+
+    @property
+    def live_runs(self) -> frozenset[str]:
+        """The ids of the runs going on in this process now (started or resumed)."""
+        return frozenset(self._live)
+
     def register_workflow(self, workflow: Workflow) -> None:
         """Register (or replace) a workflow under its name."""
         if not isinstance(workflow, Workflow):

@@ -53,6 +53,8 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(args.log_format, sys.stderr)
     say = functools.partial(say_error, args.log_format, sys.stderr)
     command: Callable[[], Any]
+    if args.command == "serve" and os.path.exists(args.store):
+        return _serve(args)
     if args.command == "run":
         try:
             message = _load(args.file)
@@ -115,6 +117,20 @@ def _workflow_only_options(args: argparse.Namespace, message: Any) -> list[str]:
         "--progress": args.progress,
     }
     return [option for option, is_given in given.items() if is_given]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # The web view is the top layer, with an extra of its own: imported only here.
+    try:
+        from mira_actors.web._command import serve_command
+    except ImportError as exc:
+        print(
+            f"mira-actors: serve needs the web extra: pip install 'mira-actors[web]' ({exc})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    code: int = serve_command(args)
+    return code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -194,6 +210,28 @@ def _parser() -> argparse.ArgumentParser:
         "runs", parents=[logs], help="list the stored runs: status, steps done and age"
     )
     runs.add_argument("--store", metavar="PATH", required=True, help="the SQLite file")
+    serve = commands.add_parser(
+        "serve",
+        parents=[logs],
+        help="serve a web view of the stored runs in the browser (needs the web extra)",
+    )
+    serve.add_argument("--store", metavar="PATH", required=True, help="the SQLite file")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port (default 8000; 0: any free one)"
+    )
+    serve.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="offer actions (resume a run); without it the view is read-only",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not a loopback address (others can then see every run)",
+    )
     return parser
 
 

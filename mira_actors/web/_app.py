@@ -1,0 +1,413 @@
+"""The ASGI app: the runs page, the run page, the live system, the JSON API, the actions.
+
+Every endpoint is async: Starlette runs sync ones in a worker thread from the
+process-wide default limiter, which this project never uses. Pages are rendered by
+Jinja2 with autoescaping on, so every value is escaped; a Content-Security-Policy that
+allows only this server's own script and style is a second wall.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+import jinja2
+import trio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from supervisors import DamagedRunError, LedgerStore, StoredRun, WorkflowSupervisor
+
+from ._bounded import short
+from ._system import system_json, system_view
+from ._views import (
+    age,
+    clock_time,
+    decode_cursor,
+    encode_cursor,
+    run_json,
+    run_view,
+    summary_json,
+)
+
+logger = logging.getLogger("mira_actors.web")
+
+PAGE_SIZE = 50
+# The statuses the runs page filters by (the store checks the one asked for).
+STATUSES = ("running", "success", "timeout", "error")
+# How often a live page looks at the store for changes.
+POLL_INTERVAL = 0.25
+MAX_FORM_BYTES = 4096
+DEFAULT_RESUME_TIMEOUT = 30.0
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+STATIC_TYPES = {"app.css": "text/css", "app.js": "text/javascript"}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Actions:
+    """What --allow-actions lets a visitor do: resume a run, in this server's nursery."""
+
+    def __init__(self, system: WorkflowSupervisor, nursery: trio.Nursery) -> None:
+        self.system = system
+        self.nursery = nursery
+        # A form must carry this server's token: another site cannot post for a visitor.
+        self.token = secrets.token_urlsafe(24)
+
+    def resume(self, workflow_id: str, timeout: float) -> None:
+        """Start resuming the run in the background; the run page shows its progress."""
+        self.nursery.start_soon(self._resume, workflow_id, timeout)
+
+    async def _resume(self, workflow_id: str, timeout: float) -> None:
+        try:
+            await self.system.resume(workflow_id, timeout=timeout)
+        except (LookupError, RuntimeError, ValueError) as exc:  # gone, taken, or damaged
+            logger.warning(
+                "a resume asked for from the web view did not run",
+                extra={
+                    "workflow_id": short(workflow_id),
+                    "error_type": type(exc).__name__,
+                },
+            )
+
+
+def create_app(
+    store: LedgerStore,
+    *,
+    system: WorkflowSupervisor | None = None,
+    actions: Actions | None = None,
+    closing: trio.Event | None = None,
+    allowed_hosts: frozenset[str] | None = None,
+) -> ASGIApp:
+    """Return the web view's ASGI app over ``store``.
+
+    Args:
+        store: Where the runs are read.
+        system: The live system in this process, for the system page.
+        actions: Given, the pages offer the actions (resume); absent, read-only.
+        closing: Set when the server stops: live streams end at once.
+        allowed_hosts: The Host header names accepted (None: any), against DNS rebinding.
+    """
+    pages = _Pages(store, system, actions, trio.Event() if closing is None else closing)
+    routes = [
+        Route("/", pages.runs_page),
+        Route("/runs/{workflow_id}", pages.run_page),
+        Route("/runs/{workflow_id}/stream", pages.run_stream),
+        Route("/runs/{workflow_id}/resume", pages.resume, methods=["POST"]),
+        Route("/system", pages.system_page),
+        Route("/system/stream", pages.system_stream),
+        Route("/api/runs", pages.api_runs),
+        Route("/api/runs/{workflow_id}", pages.api_run),
+        Route("/api/system", pages.api_system),
+        Route("/static/{name}", pages.static),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    return _Guard(app, allowed_hosts)
+
+
+class _Guard:
+    """Checks the Host header, and adds the security headers to every response."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None) -> None:
+        self.app = app
+        self.allowed_hosts = allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.allowed_hosts is not None:
+            host = _host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed_hosts:
+                response = Response("unknown host\n", status_code=421, media_type="text/plain")
+                await response(scope, receive, send)
+                return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(
+                    (name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+                )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _host_name(header: str) -> str:
+    """The host name of a Host header, without the port; IPv6 keeps its brackets."""
+    if header.startswith("["):
+        return header.partition("]")[0] + "]"
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    page = _TEMPLATES.get_template("error.html").render(status=exc.status_code, detail=exc.detail)
+    return HTMLResponse(page, status_code=exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.error(
+        "the web view failed to answer a request",
+        extra={"error_type": type(exc).__name__, "path": short(request.url.path)},
+    )
+    detail = "the server could not answer; its log says why"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": detail}, status_code=500)
+    return HTMLResponse(
+        _TEMPLATES.get_template("error.html").render(status=500, detail=detail),
+        status_code=500,
+    )
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("mira_actors.web", "templates"),
+        autoescape=True,  # every value, in every template: step results are untrusted
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["quote"] = lambda value: quote(str(value), safe="")
+    environment.filters["seconds"] = _seconds
+    return environment
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    if not math.isfinite(value):
+        return "no deadline"
+    return f"{value:.3f} s" if abs(value) < 10 else f"{value:.1f} s"
+
+
+_TEMPLATES = _environment()
+_STATIC = {
+    name: (resources.files("mira_actors.web") / "static" / name).read_bytes()
+    for name in STATIC_TYPES
+}
+
+
+class _Pages:
+    def __init__(
+        self,
+        store: LedgerStore,
+        system: WorkflowSupervisor | None,
+        actions: Actions | None,
+        closing: trio.Event,
+    ) -> None:
+        self.store = store
+        self.system = system
+        self.actions = actions
+        self.closing = closing
+
+    def render(self, name: str, **context: Any) -> HTMLResponse:
+        page = _TEMPLATES.get_template(name).render(
+            has_system=self.system is not None,
+            actions=self.actions is not None,
+            token=None if self.actions is None else self.actions.token,
+            **context,
+        )
+        return HTMLResponse(page)
+
+    async def load(self, workflow_id: str) -> StoredRun:
+        try:
+            run = await self.store.load_run(workflow_id)
+        except DamagedRunError as exc:
+            raise HTTPException(500, str(exc)) from None
+        if run is None:
+            raise HTTPException(404, f"no run with workflow_id {short(workflow_id)!r} is stored")
+        return run
+
+    async def page(self, request: Request) -> tuple[Any, str | None, int]:
+        params = request.query_params
+        status = params.get("status") or None
+        text = params.get("limit", str(PAGE_SIZE))
+        if not text.isdigit():
+            raise HTTPException(400, f"limit must be a whole number, got {short(text)!r}")
+        limit = int(text)
+        try:
+            before = decode_cursor(params["before"]) if params.get("before") else None
+            page = await self.store.page_runs(status=status, limit=limit, before=before)
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, short(str(exc), 200)) from None
+        return page, status, limit
+
+    async def runs_page(self, request: Request) -> Response:
+        page, status, limit = await self.page(request)
+        now = time.time()
+        next_url = None
+        if page.next is not None:
+            query = {"before": encode_cursor(page.next), "limit": limit}
+            if status:
+                query["status"] = status
+            next_url = "/?" + urlencode(query)
+        return self.render(
+            "runs.html",
+            runs=[(run, age(now - run.created_at)) for run in page.runs],
+            status=status,
+            statuses=STATUSES,
+            next_url=next_url,
+            first=not request.query_params.get("before"),
+        )
+
+    async def run_page(self, request: Request) -> Response:
+        run = await self.load(request.path_params["workflow_id"])
+        view = run_view(run)
+        return self.render(
+            "run.html",
+            view=view,
+            run=run,
+            created=clock_time(run.created_at),
+            notice=request.query_params.get("notice"),
+            live_system=self.system is not None and run.workflow_id in self.system.live_runs,
+        )
+
+    async def run_stream(self, request: Request) -> Response:
+        workflow_id = request.path_params["workflow_id"]
+        await self.load(workflow_id)  # 404 before the stream starts
+
+        async def fragment() -> tuple[str, bool]:
+            run = await self.load(workflow_id)
+            html = _TEMPLATES.get_template("_run_live.html").render(view=run_view(run))
+            return html, run.status != "running"
+
+        return self.stream(fragment)
+
+    async def system_stream(self, request: Request) -> Response:
+        system = self.need_system()
+
+        async def fragment() -> tuple[str, bool]:
+            view = await system_view(system)
+            return _TEMPLATES.get_template("_system_live.html").render(view=view), False
+
+        return self.stream(fragment)
+
+    def stream(self, fragment: Callable[[], Awaitable[tuple[str, bool]]]) -> Response:
+        """Server-sent events: the fragment whenever it changes, until done or closing."""
+
+        async def events() -> AsyncIterator[str]:
+            last = None
+            while not self.closing.is_set():
+                html, done = await fragment()
+                if html != last:
+                    last = html
+                    yield _sse("update", html)
+                if done:
+                    yield _sse("done", "")
+                    return
+                with trio.move_on_after(POLL_INTERVAL):
+                    await self.closing.wait()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def need_system(self) -> WorkflowSupervisor:
+        if self.system is None:
+            raise HTTPException(
+                404, "no live system is served here: serve(system) shows one, in its process"
+            )
+        return self.system
+
+    async def system_page(self, request: Request) -> Response:
+        view = await system_view(self.need_system())
+        return self.render("system.html", view=view)
+
+    async def resume(self, request: Request) -> Response:
+        if self.actions is None:
+            raise HTTPException(403, "read-only: start the server with --allow-actions")
+        workflow_id = request.path_params["workflow_id"]
+        form = await _read_form(request)
+        if not hmac.compare_digest(form.get("token", ""), self.actions.token):
+            raise HTTPException(403, "the form's token is missing or stale: reload the page")
+        try:
+            timeout = float(form.get("timeout", DEFAULT_RESUME_TIMEOUT))
+        except ValueError:
+            timeout = math.nan
+        if not timeout > 0:
+            raise HTTPException(400, "timeout must be a number of seconds > 0")
+        run = await self.load(workflow_id)
+        if run.status == "success":
+            notice = "this run has already succeeded: there is nothing to resume"
+        elif workflow_id in self.actions.system.live_runs:
+            notice = "this run is still going: resume it when it has ended"
+        else:
+            self.actions.resume(workflow_id, timeout)
+            notice = f"resume started, with a timeout of {timeout:g} s"
+        url = f"/runs/{quote(workflow_id, safe='')}?" + urlencode({"notice": notice})
+        return RedirectResponse(url, status_code=303)
+
+    async def api_runs(self, request: Request) -> Response:
+        page, _, _ = await self.page(request)
+        now = time.time()
+        return JSONResponse(
+            {
+                "runs": [summary_json(run, now=now) for run in page.runs],
+                "next": None if page.next is None else encode_cursor(page.next),
+            }
+        )
+
+    async def api_run(self, request: Request) -> Response:
+        run = await self.load(request.path_params["workflow_id"])
+        return _json(run_json(run_view(run), now=time.time()))
+
+    async def api_system(self, request: Request) -> Response:
+        return _json(system_json(await system_view(self.need_system())))
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:
+            raise HTTPException(404, "no such file")
+        return Response(_STATIC[name], media_type=STATIC_TYPES[name])
+
+
+def _json(value: Any) -> Response:
+    # Step results may hold any JSON; NaN and infinity never reach here (stores refuse them).
+    return Response(json.dumps(value, allow_nan=False), media_type="application/json")
+
+
+def _sse(event: str, data: str) -> str:
+    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return f"event: {event}\n{lines}\n"
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """Read a small url-encoded form; refuse a big one before reading it all."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "the form is too large")
+    fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+    return {name: values[0] for name, values in fields.items()}
