@@ -6,20 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._runner import ALL_CASES, DEFAULT_OUT, run
+from ._runner import ALL_CASES, CASE_NAMES, DEFAULT_OUT, run
 from ._sizes import Sizes
 
 
 def parse_cases(text: str) -> list[int]:
-    """Parse ``"1,2,7"`` into case numbers."""
+    """Parse ``"1,2,7"`` (or ``"adversity"``, by name) into case numbers."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
     try:
-        numbers = [int(part) for part in text.split(",") if part.strip()]
+        numbers = [CASE_NAMES.get(part) or int(part) for part in parts]
     except ValueError:
         msg = f"--cases takes numbers separated by commas, e.g. 1,2,7; got {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
     bad = [n for n in numbers if n not in ALL_CASES]
     if bad or not numbers:
-        msg = f"--cases takes case numbers from 1 to 8, got {text!r}"
+        msg = f"--cases takes case numbers {ALL_CASES} or names {sorted(CASE_NAMES)}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return numbers
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cases",
         type=parse_cases,
         default=list(ALL_CASES),
-        help="which cases to run, e.g. 1,2,7 (default: all)",
+        help="which cases to run, e.g. 1,2,7 or adversity (default: all)",
     )
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"

@@ -149,7 +149,7 @@ class CaseResult:
     """What one case measured.
 
     Attributes:
-        number: The case number (1-8; 1-7 are the issue's).
+        number: The case number (1-8 and 10; 1-7 are the issue's, 10 is 'adversity').
         title: A short title.
         metrics: Every metric and ratio, in report order.
         notes: Sentences the report prints under the case.

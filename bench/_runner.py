@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 
+from ._case_adversity import adversity_case
 from ._case_deadline import blocking_case, lateness_case, measure_deadlines, work_after_case
 from ._case_messages import ask_case, tell_case
 from ._case_scale import scale_case
@@ -23,7 +24,9 @@ from ._report import CHART_NAME, write
 from ._results import CaseResult
 from ._sizes import Sizes
 
-ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8)
+ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8, 10)
+CASE_NAMES = {"adversity": 10}
+"""Cases that --cases also takes by name."""
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -71,10 +74,10 @@ def _timed(build: Callable[[], CaseResult]) -> CaseResult:
 def run_cases(
     sizes: Sizes, numbers: Collection[int], progress: Callable[[str], None]
 ) -> list[CaseResult]:
-    """Run the cases in ``numbers`` (1-8) at ``sizes`` and return their results."""
+    """Run the cases in ``numbers`` (see ALL_CASES) at ``sizes`` and return their results."""
     unknown = set(numbers) - set(ALL_CASES)
     if unknown:
-        msg = f"unknown case numbers {sorted(unknown)}; cases are 1-8"
+        msg = f"unknown case numbers {sorted(unknown)}; cases are {ALL_CASES}"
         raise ValueError(msg)
     simple: dict[int, Callable[[Sizes], CaseResult]] = {
         1: tell_case,
@@ -83,6 +86,7 @@ def run_cases(
         6: scale_case,
         7: blocking_case,
         8: store_case,
+        10: adversity_case,
     }
     results: list[CaseResult] = []
     for number in sorted(set(numbers)):

@@ -25,6 +25,9 @@ class Sizes:
             file cache (the test sizes skip it).
         store_commits: Case 8: ``record_step`` calls per store and repetition.
         store_workflows: Case 8: sequential workflows per store and repetition.
+        adversity_runs: Case 10: durable runs per scenario and repetition.
+        adversity_goals: Case 10: goals in the big input.
+        adversity_timeout: Case 10: the runs' deadline, seconds.
     """
 
     repeats: int = 3
@@ -41,6 +44,9 @@ class Sizes:
     scale_warmup: bool = True
     store_commits: int = 2_000
     store_workflows: int = 200
+    adversity_runs: int = 30
+    adversity_goals: int = 200_000
+    adversity_timeout: float = 0.2
 
     @classmethod
     def full(cls) -> Sizes:
@@ -60,6 +66,7 @@ class Sizes:
             idle_actors=5_000,
             store_commits=300,
             store_workflows=50,
+            adversity_runs=8,
         )
 
     @classmethod
@@ -80,4 +87,7 @@ class Sizes:
             scale_warmup=False,
             store_commits=20,
             store_workflows=3,
+            adversity_runs=2,
+            adversity_goals=20_000,
+            adversity_timeout=0.05,
         )

@@ -41,6 +41,8 @@ logger = logging.getLogger("supervisors.store")
 # The least time a write gets, even past its deadline: the final commit of a run that
 # timed out comes after its deadline, and must have a moment to land.
 COMMIT_FLOOR = 0.025
+# How much is written before the log is checkpointed (SQLite's own default: 1000 pages).
+CHECKPOINT_BYTES = 4_000_000
 # How long each background try of a commit that missed its deadline waits for the lock.
 RETRY_BUSY_TIMEOUT = 0.1
 
@@ -110,6 +112,12 @@ class SqliteStore:
         self._connection.text_factory = _decode_text
         self._busy_timeout = BUSY_TIMEOUT
         self._thread = SqlThread(f"sqlite-store {self.path}") if threaded else None
+        if self._thread is not None:
+            # SQLite checkpoints the log in whichever commit finds it over 4 MB: that
+            # could be a run's final commit at its deadline. Checkpoints run after the
+            # writes instead, on the store's thread, when enough has been written.
+            self._connection.execute("PRAGMA wal_autocheckpoint = 0")
+        self._unchecked = 0  # bytes written since the last checkpoint
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -148,7 +156,9 @@ class SqliteStore:
                 raise
             raise StoreUnavailableError(self.path, busy_timeout) from exc
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf) -> T:
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf, size: int = 0
+    ) -> T:
         """Run ``fn`` in one transaction, within the time left (at least COMMIT_FLOOR).
 
         The caller's cancellation does not interrupt it; its deadline bounds it.
@@ -168,13 +178,27 @@ class SqliteStore:
             await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
             return result
         call = self._thread.start(job)
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget):
-            return await self._thread.result(call)
-        if gate.abandon():  # it never reached its COMMIT, and now never will
-            raise StoreUnavailableError(self.path, budget)
-        with trio.CancelScope(shield=True):  # its COMMIT is under way: it lands in moments
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget) as scope:
             result = await self._thread.result(call)
+        if scope.cancelled_caught:
+            if gate.abandon():  # it never reached its COMMIT, and now never will
+                raise StoreUnavailableError(self.path, budget)
+            with trio.CancelScope(shield=True):  # its COMMIT is under way: it lands in moments
+                result = await self._thread.result(call)
+        self._wrote(size)
         return result
+
+    def _wrote(self, size: int) -> None:
+        """Count ``size`` bytes written; past CHECKPOINT_BYTES, checkpoint after the writes."""
+        self._unchecked += size
+        if self._thread is not None and self._unchecked > CHECKPOINT_BYTES:
+            self._unchecked = 0
+            self._thread.submit(self._checkpoint)
+
+    def _checkpoint(self, last: bool) -> bool:
+        # On the store's thread, between calls. PASSIVE: never waits for readers.
+        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return True
 
     async def create_run(
         self, workflow_id: str, workflow_type: str, data: Any, timeout: float
@@ -194,7 +218,7 @@ class SqliteStore:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
                 raise ValueError(msg) from exc
 
-        await self._write(create, budget=timeout)
+        await self._write(create, budget=timeout, size=len(text))
 
     async def record_step(self, workflow_id: str, record: StepRecord) -> None:
         """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
@@ -205,7 +229,7 @@ class SqliteStore:
             _touch(connection, workflow_id, "updated_at = ?", now)
             _insert_steps(connection, workflow_id, [(record, result)])
 
-        await self._write(write)
+        await self._write(write, size=len(result))
 
     async def finish_run(
         self,
@@ -233,7 +257,7 @@ class SqliteStore:
             )
 
         try:
-            await self._write(finish)
+            await self._write(finish, size=len(text) + sum(len(r) for _, r in encoded))
         except StoreUnavailableError:
             if self._thread is not None:
                 self._thread.submit(partial(self._retry_finish, workflow_id, finish))
