@@ -12,6 +12,8 @@ from typing import Any
 
 import trio
 
+from mira_actors import DeadlineExceededError
+
 from ._harness import now
 from ._workload import (
     STEP_NAMES,
@@ -152,7 +154,10 @@ async def _in_task(fn: Callable[..., Any], *args: Any) -> Any:
     box: list[Any] = []
 
     async def call() -> None:
-        box.append(fn(*args))
+        try:
+            box.append(fn(*args))
+        except DeadlineExceededError:  # the agent stopped at the deadline: the scope ends it
+            box.append(None)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(call)

@@ -111,6 +111,11 @@ class Emitter:
         self._workflow_id = workflow_id
         self._workflow_type = workflow_type
 
+    @property
+    def listening(self) -> bool:
+        """Whether anyone receives the events."""
+        return self._sink is not None
+
     def emit(self, kind: type[RunEvent], **fields: Any) -> None:
         """Deliver a ``kind`` event of this run, now; a channel whose reader has gone stops."""
         sink = self._sink

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
-import statistics
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ class LatencyHistory:
             raise ValueError(msg)
         self._samples = samples
         self._seconds: dict[str, deque[float]] = {}
+        # The same samples, kept sorted as they come and go: the median in O(1), read
+        # before every attempt, instead of a sort of up to ``samples`` values.
+        self._sorted: dict[str, list[float]] = {}
 
     @staticmethod
     def key(workflow: str, step: str) -> str:
@@ -38,7 +41,15 @@ class LatencyHistory:
         if not _is_seconds(seconds):  # else the history would save but not load again
             msg = f"a duration must be a number of seconds >= 0, got {seconds!r}"
             raise ValueError(msg)
-        self._seconds.setdefault(key, deque(maxlen=self._samples)).append(seconds)
+        recent = self._seconds.get(key)
+        if recent is None:
+            recent = self._seconds[key] = deque(maxlen=self._samples)
+            self._sorted[key] = []
+        ordered = self._sorted[key]
+        if len(recent) == self._samples:  # the oldest leaves the window
+            del ordered[bisect.bisect_left(ordered, recent[0])]
+        recent.append(seconds)
+        bisect.insort(ordered, seconds)
 
     def count(self, key: str) -> int:
         """How many durations are recorded for ``key``."""
@@ -46,15 +57,19 @@ class LatencyHistory:
 
     def expected(self, key: str) -> float | None:
         """The median duration, or None before the first observation."""
-        seconds = self._seconds.get(key)
-        return statistics.median(seconds) if seconds else None
+        ordered = self._sorted.get(key)
+        if not ordered:
+            return None
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return (ordered[middle - 1] + ordered[middle]) / 2
 
     def percentile(self, key: str, fraction: float) -> float | None:
         """The duration below which ``fraction`` of the observations lie (nearest rank)."""
-        seconds = self._seconds.get(key)
-        if not seconds:
+        ordered = self._sorted.get(key)
+        if not ordered:
             return None
-        ordered = sorted(seconds)
         # Rounded first: 0.07 * 100 is 7.000000000000001 in binary, which ceil() would
         # push up to rank 8.
         rank = math.ceil(round(fraction * len(ordered), 9))

@@ -33,14 +33,15 @@ def _step_timeouts(value: Mapping[str, Any] | None) -> Mapping[str, float]:
 def _retry(value: Any) -> RetryPolicy:
     if value is None:
         return NO_RETRY
-    if not isinstance(value, RetryPolicy):
+    if type(value) is not RetryPolicy and not isinstance(value, RetryPolicy):
         msg = f"retry must be a RetryPolicy, got {type(value).__name__}"
         raise TypeError(msg)
     return value
 
 
 def _sink(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    check_sink(value)
+    if value is not None:  # the usual case, checked first: a run is made per call
+        check_sink(value)
 
 
 def _listener(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

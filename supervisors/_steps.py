@@ -215,8 +215,10 @@ class StepRunner:
         if self._history is None:
             return None
         expected = self._history.expected(key)
+        if expected is None:
+            return None  # nothing to judge by yet (and no deadline to read)
         left = trio.current_effective_deadline() - trio.current_time()
-        if expected is None or expected <= left:
+        if expected <= left:
             return None
         return (
             f"step {step.name!r} usually takes {expected:g} seconds and {max(left, 0.0):g} are left"
@@ -245,8 +247,11 @@ class StepRunner:
     ) -> Attempt:
         """Send one attempt of ``step`` and say how it went."""
         timeout = self._timeout_for(step, key)
-        budget = min(timeout, trio.current_effective_deadline() - trio.current_time())
-        self._emitter.emit(StepStarted, step=step.name, attempt=attempt, budget=budget)
+        traced = self._trace is not None
+        budget = math.inf
+        if traced or self._emitter.listening:  # read only for someone who will see it
+            budget = min(timeout, trio.current_effective_deadline() - trio.current_time())
+            self._emitter.emit(StepStarted, step=step.name, attempt=attempt, budget=budget)
         workflow_id = self._workflow_id
         headers = {  # what the handler learns of the attempt; the key is the same on a resume
             "workflow_id": workflow_id,
@@ -255,7 +260,7 @@ class StepRunner:
             "idempotency_key": f"{workflow_id}:{step.name}:{attempt}",
         }
         sending = send_attempt(ref, message, headers=headers, timeout=timeout)
-        if self._trace is None:
+        if not traced or self._trace is None:
             return await sending
         return await attempt_traced(
             self._trace,

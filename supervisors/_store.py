@@ -8,6 +8,7 @@ runs in this process (the default when no path is given), and
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -256,6 +257,11 @@ class LedgerStore(Protocol):
         ...
 
 
+# Made once: json.dumps() with options builds a new encoder on every call.
+_ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+_ENCODE_ALLOWING_NAN = json.JSONEncoder(allow_nan=True, separators=(",", ":")).encode
+
+
 def encode_json(value: Any, what: str, *, allow_nan: bool = False) -> str:
     """Return ``value`` as JSON text, or raise naming ``what`` could not be stored.
 
@@ -265,7 +271,7 @@ def encode_json(value: Any, what: str, *, allow_nan: bool = False) -> str:
             nesting too deep to encode.
     """
     try:
-        return json.dumps(value, allow_nan=allow_nan, separators=(",", ":"))
+        return (_ENCODE_ALLOWING_NAN if allow_nan else _ENCODE)(value)
     except TypeError as exc:
         msg = f"{what} cannot be stored: a ledger store keeps JSON values only ({exc})"
         raise TypeError(msg) from exc
@@ -305,25 +311,40 @@ def claim_until(now: float, timeout: float) -> float:
     return now + timeout + CLAIM_GRACE
 
 
+# A record as MemoryStore keeps it: its fields but the result, and the result as JSON.
+_RecordFields = tuple[str, str, str, float, float, int, "str | None", "str | None"]
+
+
 @attrs.define
 class _MemoryRun:
     """A run as :class:`MemoryStore` holds it: values as JSON text, never shared."""
 
+    seq: int  # creation order
     workflow_type: str
     data: str
     timeout: float
     created_at: float
     updated_at: float
     status: str = RUNNING
-    # Each record without its result, and the result as JSON text.
-    records: list[tuple[StepRecord, str]] = attrs.Factory(list)
+    records: list[tuple[_RecordFields, str]] = attrs.Factory(list)
     response: str | None = None
     resumes: int = 0
     claimed_by: str | None = None
     claimed_until: float = 0.0
 
     def append(self, record: StepRecord, result: str) -> None:
-        self.records.append((attrs.evolve(record, result=None), result))
+        # A plain tuple: cheaper than a copy of the record without its result.
+        fields = (
+            record.step,
+            record.agent,
+            record.status,
+            record.started_at,
+            record.ended_at,
+            record.attempts,
+            record.error,
+            record.error_type,
+        )
+        self.records.append((fields, result))
 
     def summary(self, workflow_id: str) -> RunSummary:
         return RunSummary(
@@ -334,7 +355,7 @@ class _MemoryRun:
             created_at=self.created_at,
             updated_at=self.updated_at,
             resumes=self.resumes,
-            steps_done=sum(1 for record, _ in self.records if record.completed),
+            steps_done=sum(1 for fields, _ in self.records if fields[2] == Status.SUCCESS),
         )
 
     def stored(self, workflow_id: str) -> StoredRun:
@@ -344,12 +365,27 @@ class _MemoryRun:
             data=json.loads(self.data),
             timeout=self.timeout,
             status=self.status,
-            records=tuple(attrs.evolve(r, result=json.loads(text)) for r, text in self.records),
+            records=tuple(_record(fields, text) for fields, text in self.records),
             response=None if self.response is None else json.loads(self.response),
             created_at=self.created_at,
             updated_at=self.updated_at,
             resumes=self.resumes,
         )
+
+
+def _record(fields: _RecordFields, result: str) -> StepRecord:
+    step, agent, status, started_at, ended_at, attempts, error, error_type = fields
+    return StepRecord(
+        step=step,
+        agent=agent,
+        status=status,
+        started_at=started_at,
+        ended_at=ended_at,
+        attempts=attempts,
+        result=json.loads(result),
+        error=error,
+        error_type=error_type,
+    )
 
 
 class MemoryStore:
@@ -374,13 +410,21 @@ class MemoryStore:
         self._clock = clock
         self._max_runs = max_runs
         self._runs: dict[str, _MemoryRun] = {}
+        self._created = itertools.count()
+        # Finished runs by creation order, (seq, id): the oldest is forgotten first. An
+        # entry whose run has since been resumed or forgotten is stale, and skipped.
+        self._finished: list[tuple[int, str]] = []
         self._closed = False
 
     def _forget_oldest_finished(self) -> None:
+        """Forget the oldest finished run when the store is full: O(log n), no scan."""
         if self._max_runs is None or len(self._runs) < self._max_runs:
             return
-        for workflow_id, run in self._runs.items():  # oldest first: insertion order
-            if run.status != RUNNING:
+        finished = self._finished
+        while finished:
+            seq, workflow_id = heapq.heappop(finished)
+            run = self._runs.get(workflow_id)
+            if run is not None and run.seq == seq and run.status != RUNNING:
                 del self._runs[workflow_id]
                 return
 
@@ -407,6 +451,7 @@ class MemoryStore:
         self._forget_oldest_finished()
         now = self._clock()
         self._runs[workflow_id] = _MemoryRun(
+            seq=next(self._created),
             workflow_type=workflow_type,
             data=encoded,
             timeout=timeout,
@@ -422,7 +467,8 @@ class MemoryStore:
         result = encode_result(record)
         run.append(record, result)
         run.updated_at = self._clock()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        # A memory write completes at once, so it does not yield: that would cost every
+        # run a scheduling round per step (the asks around it yield).
 
     async def finish_run(
         self,
@@ -440,8 +486,11 @@ class MemoryStore:
         text = encode_response(response)
         for record, result in encoded:
             run.append(record, result)
+        if run.status == RUNNING:
+            heapq.heappush(self._finished, (run.seq, workflow_id))
         run.status, run.response, run.updated_at = outcome, text, self._clock()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        # No yield, as in record_step: at a deadline burst, each run's last write would
+        # otherwise put its answer behind another round of every other run.
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
         """Return the run, or None; see :meth:`LedgerStore.load_run`."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -192,7 +194,7 @@ class WorkflowSupervisor:
                 on_event=on_event,
                 on_step=on_step,
             )
-        workflow_id = uuid.uuid4().hex
+        workflow_id = new_run_id()
         workflow = self._workflows.get(workflow_type) if isinstance(workflow_type, str) else None
         if workflow is None:
             known = ", ".join(sorted(self._workflows)) or "none"
@@ -388,6 +390,30 @@ class WorkflowSupervisor:
                 uuid.uuid4().hex, safe_str(request.workflow_type), 0.0, str(exc), "invalid_timeout"
             )
         return await self.run(request.workflow_type, request.data, timeout=timeout)
+
+
+class _RunIds:
+    """Run ids: uuid4s (32 hex digits, version 4) from a random base and a count.
+
+    The base is 74 random bits drawn per process (again after a fork), so ids stay
+    unique across processes that share a store; a run costs a count, not ``uuid4()``.
+    """
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        base = int.from_bytes(os.urandom(10)) << 48  # the count takes the low 48 bits
+        base = (base & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
+        self._base = (base & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+        self._count = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._base | next(self._count):032x}"
+
+
+new_run_id = _RunIds().new
 
 
 def _next_attempts(stored: StoredRun) -> dict[str, int]:

@@ -224,3 +224,15 @@ def test_bad_settings_are_refused(fields: dict[str, Any]) -> None:
     """Settings that could not give a sensible timeout are a ValueError when made."""
     with pytest.raises(ValueError, match=r"must be|need "):
         AdaptiveTimeouts(**fields)
+
+
+def test_median_and_percentile_follow_the_window() -> None:
+    """Once the window is full, the oldest sample leaves the median and the percentiles."""
+    history = LatencyHistory(samples=3)
+    for seconds in (9, 1, 2):
+        history.observe("w/a", seconds)
+    assert (history.expected("w/a"), history.percentile("w/a", 1.0)) == (2, 9)
+    history.observe("w/a", 3)  # 9 leaves
+    assert (history.expected("w/a"), history.percentile("w/a", 1.0)) == (2, 3)
+    history.observe("w/a", 3)  # 1 leaves: 2, 3, 3
+    assert (history.expected("w/a"), history.percentile("w/a", 0.01)) == (3, 2)

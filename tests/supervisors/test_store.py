@@ -337,3 +337,43 @@ async def test_a_closed_store_refuses_calls(store: LedgerStore) -> None:
         await store.create_run("r1", "wf", {}, 1.0)
     with pytest.raises(RuntimeError, match="closed"):
         await store.load_run("r1")
+
+
+class CountingDict(dict[str, Any]):
+    """A dict that counts the walks over it (iterations and views)."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountingDict.walks += 1
+        return super().__iter__()
+
+    def items(self) -> Any:
+        CountingDict.walks += 1
+        return super().items()
+
+    def values(self) -> Any:
+        CountingDict.walks += 1
+        return super().values()
+
+    def keys(self) -> Any:
+        CountingDict.walks += 1
+        return super().keys()
+
+
+async def test_memory_store_writes_never_walk_the_runs(clock: FakeClock) -> None:
+    """Creating, recording and finishing runs never walks the stored runs, even when full."""
+    memory = MemoryStore(clock=clock, max_runs=10)
+    memory._runs = CountingDict()  # type: ignore[assignment]
+    CountingDict.walks = 0
+    for i in range(2_000):  # runs left 'running' (as callers' cancelled runs are) fill it
+        await memory.create_run(f"r{i}", "w", {"i": i}, 30.0)
+    for i in range(2_000, 2_020):  # finished ones are forgotten, oldest first
+        await memory.create_run(f"r{i}", "w", {"i": i}, 30.0)
+        await memory.record_step(f"r{i}", record("a", result=i))
+        await memory.finish_run(f"r{i}", outcome="success", response={"i": i})
+    assert CountingDict.walks == 0
+    assert len(memory._runs) == 2_001  # the running ones, and the last one finished
+    assert await memory.load_run("r2018") is None
+    assert (await stored(memory, "r0")).status == "running"
+    assert (await stored(memory, "r2019")).status == "success"
