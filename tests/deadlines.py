@@ -5,7 +5,7 @@ from __future__ import annotations
 GRACE = 0.05
 """Seconds a response may come after its deadline (README, "Deadlines under strain")."""
 
-ATTEMPTS = 3
+ATTEMPTS = 5
 """How many times a real-time lateness is measured; the best one is held to GRACE.
 
 On a shared machine one measurement can lose the CPU for longer than the grace; a

@@ -22,6 +22,7 @@ from ._backend import BACKEND_NAMES
 from ._commands import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED
 from ._log_output import configure_logging, say_error
 from ._otel_export import OTEL_CHOICES, exporting
+from ._payload import MAX_INPUT_CHARS
 from ._ray_backend import init_ray
 
 # Errors that mean the input (a file, an option, a store) is bad: exit 2 with one line.
@@ -258,9 +259,14 @@ def _load(path: str) -> Any:
     """The JSON value in the file (or standard input); ValueError for anything else."""
     try:
         if path == "-":
-            return json.load(sys.stdin, parse_constant=_no_constants)
-        with open(path, encoding="utf-8") as file:
-            return json.load(file, parse_constant=_no_constants)
+            text = sys.stdin.read(MAX_INPUT_CHARS + 1)
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read(MAX_INPUT_CHARS + 1)
+        if len(text) > MAX_INPUT_CHARS:  # read no further: the rest could be anything
+            msg = f"it is larger than {MAX_INPUT_CHARS:,} characters, the input limit"
+            raise ValueError(msg)
+        return json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         msg = "it is nested too deeply"
         raise ValueError(msg) from None

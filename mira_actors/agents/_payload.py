@@ -8,6 +8,9 @@ from typing import Any
 DEFAULT_MAX_MESSAGE_ITEMS = 1_000_000
 """The most items a message's data may hold (see :func:`message_items`) by default."""
 
+MAX_INPUT_CHARS = 16 * 1024 * 1024
+"""The largest input file (or standard input) the command line reads, in characters."""
+
 DEFAULT_INLINE_MAX_ITEMS = 10_000
 """Past this many items, an inline agent's step runs in a worker thread instead."""
 

@@ -7,6 +7,7 @@ README's grace); the autojump clock elsewhere.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -28,9 +29,11 @@ from mira_actors.agents import (
     StepContext,
     ThreadBackend,
 )
+from mira_actors.agents._payload import MAX_INPUT_CHARS
 from supervisors import StepCompleted, open_sqlite_store
 from tests.deadlines import ATTEMPTS, GRACE
 from tests.mira_actors.agents.backend_agents import workflow
+from tests.mira_actors.agents.test_cli import run_cli
 
 PROJECT = {"name": "Apollo", "goals": ["Design", "Build", "Launch"], "duration_weeks": 6}
 
@@ -231,3 +234,22 @@ async def test_a_big_plan_past_its_step_timeout_stops_there() -> None:
     assert time.monotonic() - began < 5  # bounded: the whole plan would take far longer
     assert response["status"] == "timeout"
     assert response["partial_progress"]["timed_out_steps"] == ["generate_plan"]
+
+
+def test_the_cli_refuses_an_input_over_its_limit() -> None:
+    """An input over MAX_INPUT_CHARS exits 2 with one line, without parsing it."""
+    result = run_cli("run", "-", stdin=" " * (MAX_INPUT_CHARS + 1))
+    assert result.returncode == 2
+    assert "larger than 16,777,216 characters" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_cli_answers_a_200000_goal_input_by_its_deadline(tmp_path: Path) -> None:
+    """A 200,000-goal file times out at its deadline with a small response, not megabytes."""
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(workflow("project_initialization", big_project(200_000))))
+    result = run_cli("run", str(big), "--timeout", "0.5")
+    assert result.returncode == 3
+    response = json.loads(result.stdout)
+    assert response["status"] == "timeout"
+    assert len(result.stdout) < 10_000
