@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import hypothesis
 import pytest
 import trio
 
@@ -23,3 +24,16 @@ def _live_tasks() -> list[trio.lowlevel.Task]:
 def live_tasks() -> Callable[[], list[trio.lowlevel.Task]]:
     """Return a function listing the tasks alive in the current trio run."""
     return _live_tasks
+
+
+# Property tests: no per-example deadline (a shared CI machine is slow at random), no
+# example database written into the work tree, and modest example counts so the suite
+# stays fast; each test sets its own max_examples.
+hypothesis.settings.register_profile(
+    "mira",
+    deadline=None,
+    database=None,
+    max_examples=50,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.load_profile("mira")

@@ -18,6 +18,7 @@ from ._progress import describe
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 # The packages whose loggers the command line shows.
 LOGGERS = ("mira_actors", "supervisors")
+_HANDLER_NAME = "mira-actors-cli"
 
 
 def configure_logging(log_format: str, stream: TextIO) -> None:
@@ -27,8 +28,11 @@ def configure_logging(log_format: str, stream: TextIO) -> None:
         handler.setFormatter(JsonLinesFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.set_name(_HANDLER_NAME)
     for name in LOGGERS:
         logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+            logger.removeHandler(old)  # called again in one process: replace, not add
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,14 +124,16 @@ def test_step_timeout_and_progress_flags() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
-    assert [line.split("] ", 1)[1].split(",")[0] for line in lines] == [
+    # Steps take real time here: their seconds are whatever they took.
+    shown = [re.sub(r"in \d+\.\d{3}s", "in Ns", line.split("] ", 1)[1]) for line in lines]
+    assert [line.split(",")[0] for line in shown] == [
         "project_initialization started",
         "generate_plan: attempt 1 started",
-        "generate_plan: completed in 0.000s (1 attempt)",
+        "generate_plan: completed in Ns (1 attempt)",
         "assess_risks: attempt 1 started",
-        "assess_risks: completed in 0.000s (1 attempt)",
+        "assess_risks: completed in Ns (1 attempt)",
         "generate_report: attempt 1 started",
-        "generate_report: completed in 0.000s (1 attempt)",
+        "generate_report: completed in Ns (1 attempt)",
         "project_initialization finished: success",
     ]
     assert "assess_risks: attempt 1 started, 2.5s budget" in result.stderr
