@@ -9,7 +9,7 @@ from typing import Any
 import trio
 
 from mira_actors import Actor, ActorRef
-from supervisors import RunReport, Step, Workflow, open_supervisor
+from supervisors import Parallel, RunReport, Step, Workflow, open_supervisor
 from supervisors import run_workflow as run
 
 Journal = list[tuple[str, str, float]]
@@ -23,7 +23,8 @@ def fails(error: str = "no good") -> dict[str, Any]:
 class Scripted(Actor):
     """Serves its n-th request by ``script[n]`` (the last one repeats): (seconds, answer).
 
-    It sleeps the seconds, then raises the answer if it is an exception, else returns it.
+    It sleeps the seconds, then raises the answer if it is an exception, calls it with the
+    message if it is a callable, else returns it.
     Starts, ends and cancellations go to the journal with their virtual times.
     """
 
@@ -47,7 +48,7 @@ class Scripted(Actor):
         self.journal.append(("end", self.name, trio.current_time()))
         if isinstance(answer, BaseException):
             raise answer
-        return answer
+        return answer(message) if callable(answer) else answer
 
 
 @asynccontextmanager
@@ -63,7 +64,7 @@ async def actors(
         yield routes
 
 
-def flow(*steps: Step) -> Workflow:
+def flow(*steps: Step | Parallel) -> Workflow:
     return Workflow(name="w", steps=steps)
 
 

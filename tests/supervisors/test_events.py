@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import attrs
 import pytest
 import trio
 
-from mira_actors import Actor, ActorRef
+from mira_actors import ActorRef
 from supervisors import (
     LatencyHistory,
     Parallel,
@@ -19,63 +17,17 @@ from supervisors import (
     RunEvent,
     RunFinished,
     RunStarted,
-    Step,
     StepCompleted,
     StepFailed,
     StepRetried,
     StepStarted,
     Workflow,
-    open_supervisor,
     open_workflow_supervisor,
 )
 from supervisors import run_workflow as run
+from tests.supervisors.scripted import OK, Scripted, actors, fails, flow, step
 
 RUN = {"workflow_id": "run-1", "workflow_type": "w"}
-OK = {"status": "success", "data": "done"}
-
-
-def fails(error: str = "no good") -> dict[str, Any]:
-    return {"status": "error", "data": None, "error": error}
-
-
-class Scripted(Actor):
-    """Serves its n-th request by ``script[n]`` (the last one repeats): (seconds, answer).
-
-    After the seconds it raises the answer if it is an exception, else returns it.
-    """
-
-    def __init__(self, script: list[tuple[float, Any]]) -> None:
-        self.script = script
-        self.calls = 0
-
-    async def handle(self, message: Any) -> Any:
-        seconds, answer = self.script[min(self.calls, len(self.script) - 1)]
-        self.calls += 1
-        await trio.sleep(seconds)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-
-@asynccontextmanager
-async def actors(**scripts: list[tuple[float, Any]]) -> AsyncIterator[dict[str, ActorRef]]:
-    """Run one Scripted actor per keyword; yield routes from message type 't<name>' to it."""
-    async with open_supervisor() as supervisor:
-        routes = {}
-        for name, script in scripts.items():
-            actor = Scripted(script)  # the same one again after a crash
-            routes[f"t{name}"] = await supervisor.spawn(lambda a=actor: a, name=name)
-        yield routes
-
-
-def flow(*steps: Step | Parallel) -> Workflow:
-    return Workflow(name="w", steps=steps)
-
-
-def step(name: str, **options: Any) -> Step:
-    return Step(name=name, message_type=f"t{name}", **options)
-
-
 async def events_of(
     workflow: Workflow, routes: dict[str, ActorRef], data: Any = "D", **options: Any
 ) -> list[RunEvent]:
@@ -88,7 +40,7 @@ async def events_of(
 
 async def test_success_stream(autojump_clock: trio.abc.Clock) -> None:
     """A run that succeeds: started, each step started and completed, finished with success."""
-    async with actors(a=[(1, OK)], b=[(2, OK)]) as routes:
+    async with actors([], a=[(1, OK)], b=[(2, OK)]) as routes:
         events = await events_of(flow(step("a"), step("b", timeout=4)), routes)
     assert events == [
         RunStarted(**RUN, time=0, timeout=10),
@@ -102,7 +54,7 @@ async def test_success_stream(autojump_clock: trio.abc.Clock) -> None:
 
 async def test_timeout_stream(autojump_clock: trio.abc.Clock) -> None:
     """A run cut by its deadline: the running step fails as timed out, then the run finishes."""
-    async with actors(a=[(1, OK)], b=[(5, OK)], c=[(1, OK)]) as routes:
+    async with actors([], a=[(1, OK)], b=[(5, OK)], c=[(1, OK)]) as routes:
         events = await events_of(flow(step("a"), step("b"), step("c")), routes, timeout=3)
     assert events == [
         RunStarted(**RUN, time=0, timeout=3),
@@ -116,7 +68,7 @@ async def test_timeout_stream(autojump_clock: trio.abc.Clock) -> None:
 
 async def test_step_timeout_stream(autojump_clock: trio.abc.Clock) -> None:
     """A step out of its own time fails with error_type 'step_timeout'."""
-    async with actors(a=[(5, OK)]) as routes:
+    async with actors([], a=[(5, OK)]) as routes:
         events = await events_of(flow(step("a", timeout=2)), routes)
     assert events[2:] == [
         StepFailed(
@@ -130,7 +82,7 @@ async def test_retry_stream(autojump_clock: trio.abc.Clock) -> None:
     """A retried step: each attempt starts, failed ones report the wait before the next."""
     script = [(1, fails()), (0.5, KeyError("k")), (1, OK)]
     policy = RetryPolicy(max_attempts=3, initial_interval=0.5, backoff_coefficient=4)
-    async with actors(a=script) as routes:
+    async with actors([], a=script) as routes:
         events = await events_of(flow(step("a", retry=policy)), routes)
     assert events == [
         RunStarted(**RUN, time=0, timeout=10),
@@ -146,7 +98,7 @@ async def test_retry_stream(autojump_clock: trio.abc.Clock) -> None:
 
 async def test_error_stream(autojump_clock: trio.abc.Clock) -> None:
     """A step whose agent answers 'error' fails with 'agent_error'; the run finishes in error."""
-    async with actors(a=[(1, OK)], b=[(1, fails())]) as routes:
+    async with actors([], a=[(1, OK)], b=[(1, fails())]) as routes:
         events = await events_of(flow(step("a"), step("b")), routes)
     assert events[3:] == [
         StepStarted(**RUN, time=1, step="b", attempt=1, budget=9),
@@ -158,7 +110,7 @@ async def test_error_stream(autojump_clock: trio.abc.Clock) -> None:
 async def test_cancelled_stream(autojump_clock: trio.abc.Clock) -> None:
     """A run cancelled by its caller still ends its stream, with the outcome 'cancelled'."""
     seen: list[RunEvent] = []
-    async with actors(a=[(1, OK)], b=[(5, OK)]) as routes:
+    async with actors([], a=[(1, OK)], b=[(5, OK)]) as routes:
         with trio.move_on_after(2):
             await run(
                 flow(step("a"), step("b")),
@@ -180,7 +132,7 @@ async def test_cancelled_stream_with_a_parallel_group(autojump_clock: trio.abc.C
     """A run cancelled by its caller inside a parallel group still ends its stream."""
     seen: list[RunEvent] = []
     group = Parallel(name="g", steps=[step("b"), step("c")])
-    async with actors(a=[(1, OK)], b=[(5, OK)], c=[(5, OK)]) as routes:
+    async with actors([], a=[(1, OK)], b=[(5, OK)], c=[(5, OK)]) as routes:
         with trio.move_on_after(2):
             await run(
                 flow(step("a"), group),
@@ -199,7 +151,7 @@ async def test_refusal_stream(autojump_clock: trio.abc.Clock) -> None:
     """A step refused by its history fails at once, never having started an attempt."""
     history = LatencyHistory()
     history.observe("w/a", 20)
-    async with actors(a=[(1, OK)]) as routes:
+    async with actors([], a=[(1, OK)]) as routes:
         events = await events_of(flow(step("a")), routes, history=history)
     assert events == [
         RunStarted(**RUN, time=0, timeout=10),
@@ -212,7 +164,7 @@ async def test_refusal_stream(autojump_clock: trio.abc.Clock) -> None:
 
 async def test_parallel_stream(autojump_clock: trio.abc.Clock) -> None:
     """In a group the sibling of a failed member is reported cancelled."""
-    async with actors(x=[(5, OK)], y=[(1, fails())]) as routes:
+    async with actors([], x=[(5, OK)], y=[(1, fails())]) as routes:
         events = await events_of(flow(Parallel(name="g", steps=[step("x"), step("y")])), routes)
     assert events[3:] == [
         StepFailed(**RUN, time=1, step="y", attempts=1, status="error", error_type="agent_error"),
@@ -225,11 +177,11 @@ async def test_channel_gets_the_same_stream(autojump_clock: trio.abc.Clock) -> N
     """An unbounded memory channel receives the events a callback does, in order."""
     workflow = flow(step("a", retry=RetryPolicy(initial_interval=1)), step("b"))
     scripts: dict[str, list[tuple[float, Any]]] = {"a": [(1, fails()), (1, OK)], "b": [(1, OK)]}
-    async with actors(**scripts) as routes:
+    async with actors([], **scripts) as routes:
         expected = await events_of(workflow, routes)
     assert trio.current_time() == 4
     send, receive = trio.open_memory_channel[RunEvent](math.inf)
-    async with actors(**scripts) as routes:
+    async with actors([], **scripts) as routes:
         await run(workflow, "D", routes=routes, timeout=10, workflow_id="run-1", on_event=send)
     received = []
     while True:
@@ -245,7 +197,7 @@ async def test_channel_gets_the_same_stream(autojump_clock: trio.abc.Clock) -> N
 async def test_bounded_channel_is_refused(size: int) -> None:
     """A channel with a bounded buffer could stall the run: it is a ValueError at the start."""
     send, _ = trio.open_memory_channel[RunEvent](size)
-    async with actors(a=[(0, OK)]) as routes:
+    async with actors([], a=[(0, OK)]) as routes:
         with pytest.raises(ValueError, match="an events channel needs an unbounded buffer"):
             await run(
                 flow(step("a")), "D", routes=routes, timeout=1, workflow_id="1", on_event=send
@@ -255,7 +207,7 @@ async def test_bounded_channel_is_refused(size: int) -> None:
 @pytest.mark.parametrize("sink", [42, "events", object()])
 async def test_sink_that_is_neither_callable_nor_channel_is_refused(sink: Any) -> None:
     """An on_event that is neither a callable nor a send channel is a TypeError at the start."""
-    async with actors(a=[(0, OK)]) as routes:
+    async with actors([], a=[(0, OK)]) as routes:
         with pytest.raises(TypeError, match=r"^on_event must be a callable or a trio memory"):
             await run(
                 flow(step("a")), "D", routes=routes, timeout=1, workflow_id="1", on_event=sink
@@ -274,7 +226,7 @@ async def test_run_goes_on_when_the_reader_has_gone(autojump_clock: trio.abc.Clo
     """A closed receiving end stops the events; the run completes as if unobserved."""
     send, receive = trio.open_memory_channel[RunEvent](math.inf)
     receive.close()
-    async with actors(a=[(1, OK)], b=[(1, OK)]) as routes:
+    async with actors([], a=[(1, OK)], b=[(1, OK)]) as routes:
         report = await run(
             flow(step("a"), step("b")),
             "D",
@@ -290,7 +242,7 @@ async def test_supervisor_passes_events_on(autojump_clock: trio.abc.Clock) -> No
     """WorkflowSupervisor.run sends its run's events, under the run's own id."""
     seen: list[RunEvent] = []
     async with open_workflow_supervisor(workflows=[flow(step("a"))]) as supervisor:
-        await supervisor.spawn(Scripted, [(1, OK)], name="a", handles=["ta"])
+        await supervisor.spawn(Scripted, "a", [(1, OK)], [], name="a", handles=["ta"])
         report = await supervisor.run("w", None, on_event=seen.append)
     assert [type(e) for e in seen] == [RunStarted, StepStarted, StepCompleted, RunFinished]
     assert {e.workflow_id for e in seen} == {report.workflow_id}
@@ -311,7 +263,7 @@ async def test_events_never_carry_payloads(autojump_clock: trio.abc.Clock) -> No
         step("b", build_input=lambda data, results: f"SECRET-INPUT {results}", optional=True),
         step("c", timeout=1),
     )
-    async with actors(a=script, b=[(1, fails("SECRET-ERROR"))], c=[(5, OK)]) as routes:
+    async with actors([], a=script, b=[(1, fails("SECRET-ERROR"))], c=[(5, OK)]) as routes:
         events = await events_of(
             workflow, routes, data={"SECRET-DATA": "SECRET-DATA"}, timeout=math.inf
         )

@@ -2,88 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
-from mira_actors import Actor, ActorRef
-from supervisors import Parallel, RetryPolicy, RunReport, Step, Workflow, open_supervisor
-from supervisors import run_workflow as run
-
-Journal = list[tuple[str, str, float]]
-OK = {"status": "success", "data": "done"}
-
-
-def fails(error: str = "no good") -> dict[str, Any]:
-    return {"status": "error", "data": None, "error": error}
+from supervisors import Parallel, RetryPolicy, Step
+from tests.supervisors.scripted import OK, Journal, actors, fails, flow, go, ledger, step
 
 
 def echo(message: Any) -> dict[str, Any]:
     return {"status": "success", "data": message["data"]}
 
 
-class Scripted(Actor):
-    """Serves its n-th request by ``script[n]`` (the last one repeats): (seconds, answer).
-
-    It sleeps the seconds, then answers: a callable is called with the message, anything
-    else is returned. Starts, ends and cancellations are journaled with their times.
-    """
-
-    def __init__(self, name: str, script: list[tuple[float, Any]], journal: Journal) -> None:
-        self.name = name
-        self.script = script
-        self.journal = journal
-        self.calls = 0
-
-    async def handle(self, message: Any) -> Any:
-        seconds, answer = self.script[min(self.calls, len(self.script) - 1)]
-        self.calls += 1
-        self.journal.append(("start", self.name, trio.current_time()))
-        try:
-            await trio.sleep(seconds)
-        except trio.Cancelled:
-            self.journal.append(("cancel", self.name, trio.current_time()))
-            raise
-        self.journal.append(("end", self.name, trio.current_time()))
-        return answer(message) if callable(answer) else answer
-
-
-@asynccontextmanager
-async def actors(
-    journal: Journal, **scripts: list[tuple[float, Any]]
-) -> AsyncIterator[dict[str, ActorRef]]:
-    """Run one Scripted actor per keyword; yield routes from message type 't<name>' to it."""
-    async with open_supervisor() as supervisor:
-        yield {
-            f"t{name}": await supervisor.spawn(Scripted, name, script, journal, name=name)
-            for name, script in scripts.items()
-        }
-
-
-def flow(*steps: Step | Parallel) -> Workflow:
-    return Workflow(name="w", steps=steps)
-
-
-def step(name: str, **options: Any) -> Step:
-    return Step(name=name, message_type=f"t{name}", **options)
-
-
 def group(*steps: Step) -> Parallel:
     return Parallel(name="g", steps=steps)
-
-
-async def go(workflow: Workflow, routes: dict[str, ActorRef], **options: Any) -> RunReport:
-    options.setdefault("timeout", 10)
-    return await run(workflow, "D", routes=routes, workflow_id="run-1", **options)
-
-
-def ledger(report: RunReport) -> list[tuple[str, str, float, float, int, str | None]]:
-    return [
-        (r.step, r.status, r.started_at, r.ended_at, r.attempts, r.error_type)
-        for r in report.records
-    ]
 
 
 def seen_results(data: Any, results: Any) -> list[str]:

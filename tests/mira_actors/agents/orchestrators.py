@@ -18,10 +18,11 @@ from mira_actors.agents import (
 TODAY = datetime.date(2024, 5, 15)
 
 
-class SlowRiskAgent(RiskAssessmentAgent):
-    """The risk agent, taking ``delay`` seconds per message; journals virtual times."""
+class Slow:
+    """Mixin: wait ``delay`` seconds before answering, journaling virtual times."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float = 100.0) -> None:
+        super().__init__()
         self.delay = delay
         self.started: list[float] = []
         self.cancelled: list[float] = []
@@ -35,7 +36,24 @@ class SlowRiskAgent(RiskAssessmentAgent):
             self.cancelled.append(trio.current_time())
             raise
         self.finished.append(trio.current_time())
-        return await super().handle(message)
+        return await super().handle(message)  # type: ignore[misc]
+
+
+class SlowPlanAgent(Slow, ProjectPlanAgent):
+    """The plan agent, slowed down."""
+
+
+class SlowRiskAgent(Slow, RiskAssessmentAgent):
+    """The risk agent, slowed down."""
+
+
+class SlowReporterAgent(Slow, StatusReporterAgent):
+    """The status reporter, slowed down."""
+
+
+def built_in_agents() -> list[BaseAgent]:
+    """New plan, risk and status agents; the status reporter's today is ``TODAY``."""
+    return [ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent(today=lambda: TODAY)]
 
 
 def make(*agents: BaseAgent, **options: Any) -> OrchestratorAgent:
@@ -45,12 +63,7 @@ def make(*agents: BaseAgent, **options: Any) -> OrchestratorAgent:
     OrchestratorAgent. The status reporter's today is ``TODAY``.
     """
     orchestrator = OrchestratorAgent(**options)
-    built_in: list[BaseAgent] = [
-        ProjectPlanAgent(),
-        RiskAssessmentAgent(),
-        StatusReporterAgent(today=lambda: TODAY),
-    ]
-    chosen = {agent.agent_id: agent for agent in [*built_in, *agents]}
+    chosen = {agent.agent_id: agent for agent in [*built_in_agents(), *agents]}
     for agent in chosen.values():
         orchestrator.register_agent(agent)
     return orchestrator

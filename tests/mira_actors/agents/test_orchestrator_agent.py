@@ -10,11 +10,16 @@ import pytest
 import trio
 
 from mira_actors.agents import (
-    BaseAgent,
     OrchestratorAgent,
     ProjectPlanAgent,
     RiskAssessmentAgent,
     StatusReporterAgent,
+)
+from tests.mira_actors.agents.orchestrators import (
+    SlowPlanAgent,
+    SlowReporterAgent,
+    SlowRiskAgent,
+    make,
 )
 
 RunIds = Callable[[], list[str]]
@@ -25,51 +30,6 @@ REQUIREMENTS = {
     "goals": ["Design", "Build", "Launch"],
     "duration_weeks": 6,
 }
-
-
-class Slow:
-    """Mixin: wait ``delay`` seconds before answering, journaling virtual times."""
-
-    def __init__(self, delay: float = 100.0) -> None:
-        super().__init__()
-        self.delay = delay
-        self.started: list[float] = []
-        self.cancelled: list[float] = []
-        self.finished: list[float] = []
-
-    async def handle(self, message: Any) -> Any:
-        self.started.append(trio.current_time())
-        try:
-            await trio.sleep(self.delay)
-        except trio.Cancelled:
-            self.cancelled.append(trio.current_time())
-            raise
-        self.finished.append(trio.current_time())
-        return await super().handle(message)  # type: ignore[misc]
-
-
-class SlowPlanAgent(Slow, ProjectPlanAgent):
-    """The plan agent, slowed down."""
-
-
-class SlowRiskAgent(Slow, RiskAssessmentAgent):
-    """The risk agent, slowed down."""
-
-
-class SlowReporterAgent(Slow, StatusReporterAgent):
-    """The status reporter, slowed down."""
-
-
-def make(*agents: BaseAgent) -> OrchestratorAgent:
-    """An orchestrator with the given agents, and the built-in ones for the ids not given."""
-    orchestrator = OrchestratorAgent()
-    given = {agent.agent_id for agent in agents}
-    for default in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
-        if default.agent_id not in given:
-            orchestrator.register_agent(default)
-    for agent in agents:
-        orchestrator.register_agent(agent)
-    return orchestrator
 
 
 def workflow(data: Any = REQUIREMENTS, workflow_type: Any = "project_initialization") -> Any:

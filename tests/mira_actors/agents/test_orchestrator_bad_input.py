@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mira_actors.agents import OrchestratorAgent, ProjectPlanAgent
+from tests.mira_actors.agents.orchestrators import make
 
 
 def nested(depth: int) -> Any:
@@ -15,12 +15,6 @@ def nested(depth: int) -> Any:
     for _ in range(depth):
         value = [value]
     return value
-
-
-def make() -> OrchestratorAgent:
-    orchestrator = OrchestratorAgent()
-    orchestrator.register_agent(ProjectPlanAgent())
-    return orchestrator
 
 
 @pytest.mark.parametrize(

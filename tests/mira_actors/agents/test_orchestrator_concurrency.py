@@ -15,6 +15,7 @@ from mira_actors.agents import (
     RiskAssessmentAgent,
     StatusReporterAgent,
 )
+from tests.mira_actors.agents.orchestrators import SlowRiskAgent, make
 
 TIMEOUTS: list[float | None] = [0, 0.5, 2.5, 4.5, None, math.inf]  # None: the default, 30
 
@@ -42,13 +43,6 @@ class WeeksRiskAgent(RiskAssessmentAgent):
             self.busy -= 1
         self.finished += 1
         return await super().handle(message)
-
-
-def make(risk: RiskAssessmentAgent) -> OrchestratorAgent:
-    orchestrator = OrchestratorAgent()
-    for agent in (ProjectPlanAgent(), risk, StatusReporterAgent()):
-        orchestrator.register_agent(agent)
-    return orchestrator
 
 
 def case(i: int) -> tuple[Any, float | None, str]:
@@ -179,12 +173,6 @@ async def test_concurrent_runs_in_one_running_block(
         else:
             assert outcome_of(response) == "success"
             assert response["steps"][2]["result"]["project_name"] == f"P{i}"
-
-
-class SlowRiskAgent(RiskAssessmentAgent):
-    async def handle(self, message: Any) -> Any:
-        await trio.sleep(100)
-        return await super().handle(message)
 
 
 WORKFLOW = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 from collections.abc import Callable
 from typing import Any
@@ -12,18 +11,16 @@ import trio
 
 from mira_actors import Actor
 from mira_actors.agents import (
-    BaseAgent,
     OrchestratorAgent,
     ProjectPlanAgent,
     RiskAssessmentAgent,
-    StatusReporterAgent,
 )
 from supervisors import Step, Workflow, WorkflowReply, WorkflowRequest, WorkflowSupervisor
+from tests.mira_actors.agents.orchestrators import SlowRiskAgent, make
 
 RunIds = Callable[[], list[str]]
 
 REQUIREMENTS = {"name": "Apollo", "goals": ["Design", "Build"], "duration_weeks": 4}
-TODAY = datetime.date(2024, 5, 15)
 
 
 class CountingPlanAgent(ProjectPlanAgent):
@@ -39,25 +36,6 @@ class CountingPlanAgent(ProjectPlanAgent):
     async def handle(self, message: Any) -> Any:
         self.deadlines.append(trio.current_effective_deadline())
         return await super().handle(message)
-
-
-class SlowRiskAgent(RiskAssessmentAgent):
-    """The risk agent, taking ``delay`` seconds per message."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-
-    async def handle(self, message: Any) -> Any:
-        await trio.sleep(self.delay)
-        return await super().handle(message)
-
-
-def make(plan: BaseAgent | None = None, risk: BaseAgent | None = None) -> OrchestratorAgent:
-    orchestrator = OrchestratorAgent()
-    orchestrator.register_agent(plan or ProjectPlanAgent())
-    orchestrator.register_agent(risk or RiskAssessmentAgent())
-    orchestrator.register_agent(StatusReporterAgent(today=lambda: TODAY))
-    return orchestrator
 
 
 def workflow(data: Any = REQUIREMENTS, workflow_type: str = "project_initialization") -> Any:
@@ -105,7 +83,7 @@ def test_register_agent_replaces_one_with_the_same_id() -> None:
 
 async def test_replacing_agent_serves_the_messages(autojump_clock: trio.abc.Clock) -> None:
     """The agent registered last for an id is the one that serves."""
-    orchestrator = make(risk=SlowRiskAgent(100))
+    orchestrator = make(SlowRiskAgent(100))
     orchestrator.register_agent(RiskAssessmentAgent())
     response = await orchestrator.process_async(workflow(), timeout=5)
     assert "status" not in response
@@ -186,7 +164,7 @@ async def test_workflow_registered_while_running_is_served() -> None:
 async def test_per_call_actors_start_for_each_call() -> None:
     """Outside running(), each call starts the agent actors for itself."""
     plan = CountingPlanAgent()
-    orchestrator = make(plan=plan)
+    orchestrator = make(plan)
     for _ in range(3):
         await orchestrator.process_async(workflow())
     assert plan.starts == 3
@@ -198,7 +176,7 @@ async def test_running_keeps_the_actors_for_the_block(run_ids: RunIds) -> None:
     The answers differ only in their workflow_id: each call is a run of its own.
     """
     plan = CountingPlanAgent()
-    orchestrator = make(plan=plan)
+    orchestrator = make(plan)
     per_call = [await orchestrator.process_async(m) for m in (workflow(), workflow({}))]
     plan.starts = 0
     async with orchestrator.running():
@@ -276,14 +254,14 @@ def test_process_equals_process_async(message: Any, run_ids: RunIds) -> None:
 def test_process_has_no_deadline() -> None:
     """process() runs its steps with no deadline at all."""
     plan = CountingPlanAgent()
-    make(plan=plan).process(workflow())
+    make(plan).process(workflow())
     assert plan.deadlines == [math.inf]
 
 
 async def test_process_async_deadline_reaches_the_agents(autojump_clock: trio.abc.Clock) -> None:
     """process_async() steps run under the call's deadline, 30 s by default."""
     plan = CountingPlanAgent()
-    orchestrator = make(plan=plan)
+    orchestrator = make(plan)
     await trio.sleep(3)
     await orchestrator.process_async(workflow())
     await orchestrator.process_async(workflow(), timeout=7)
@@ -317,7 +295,7 @@ async def test_execute_workflow_async_answers_as_process_async(run_ids: RunIds) 
 
 async def test_execute_workflow_async_default_timeout(autojump_clock: trio.abc.Clock) -> None:
     """_execute_workflow_async times out after 30 s by default."""
-    orchestrator = make(risk=SlowRiskAgent(100))
+    orchestrator = make(SlowRiskAgent(100))
     response = await orchestrator._execute_workflow_async(workflow()["data"])
     assert trio.current_time() == 30
     assert response["status"] == "timeout"
@@ -345,7 +323,7 @@ async def test_run_steps_keeps_steps_finished_before_a_cancel(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     """A caller that cancels the call keeps the steps that had finished, and no status."""
-    orchestrator = make(risk=SlowRiskAgent(100))
+    orchestrator = make(SlowRiskAgent(100))
     results: dict[str, Any] = {}
     with trio.move_on_after(5):
         await orchestrator._run_workflow_steps_async(
@@ -359,7 +337,7 @@ async def test_run_steps_keeps_steps_finished_before_a_cancel(
 async def test_run_steps_has_no_deadline_of_its_own(autojump_clock: trio.abc.Clock) -> None:
     """_run_workflow_steps_async runs as long as its steps take."""
     results: dict[str, Any] = {}
-    await make(risk=SlowRiskAgent(1000))._run_workflow_steps_async(
+    await make(SlowRiskAgent(1000))._run_workflow_steps_async(
         "project_initialization", REQUIREMENTS, results
     )
     assert trio.current_time() == 1000
@@ -373,7 +351,7 @@ async def test_run_steps_skips_steps_already_successful() -> None:
     results: dict[str, Any] = {
         "steps": [{"step": "generate_plan", "status": "success", "result": given}]
     }
-    await make(plan=plan)._run_workflow_steps_async("project_initialization", {}, results)
+    await make(plan)._run_workflow_steps_async("project_initialization", {}, results)
     assert plan.deadlines == []
     assert [s["step"] for s in results["steps"]] == [
         "generate_plan",
@@ -390,7 +368,7 @@ async def test_run_steps_runs_a_failed_step_again() -> None:
     plan = CountingPlanAgent()
     failed = {"step": "generate_plan", "status": "error", "result": None}
     results: dict[str, Any] = {"status": "error", "error": "old", "steps": [failed]}
-    await make(plan=plan)._run_workflow_steps_async("project_initialization", REQUIREMENTS, results)
+    await make(plan)._run_workflow_steps_async("project_initialization", REQUIREMENTS, results)
     assert len(plan.deadlines) == 1
     assert [(s["step"], s["status"]) for s in results["steps"]] == [
         ("generate_plan", "error"),
@@ -406,7 +384,7 @@ async def test_run_steps_resumes_a_timed_out_response(
     autojump_clock: trio.abc.Clock, run_ids: RunIds
 ) -> None:
     """Given a timeout response, it runs the remaining steps and leaves a success response."""
-    timed_out = await make(risk=SlowRiskAgent(100)).process_async(workflow(), timeout=1)
+    timed_out = await make(SlowRiskAgent(100)).process_async(workflow(), timeout=1)
     [timed_out_run] = run_ids()
     assert timed_out["workflow_id"] == timed_out_run
     orchestrator = make()

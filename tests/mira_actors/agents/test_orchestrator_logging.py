@@ -13,9 +13,9 @@ from mira_actors.agents import (
     OrchestratorAgent,
     ProjectPlanAgent,
     RiskAssessmentAgent,
-    StatusReporterAgent,
 )
 from supervisors import WorkflowReply, WorkflowRequest
+from tests.mira_actors.agents.orchestrators import SlowRiskAgent, make
 
 SECRETS = ("SECRET-7f3a", "GOAL-SECRET-91c2", "DESC-SECRET-55d0", "DATA-SECRET-03be")
 REQUIREMENTS = {
@@ -24,14 +24,6 @@ REQUIREMENTS = {
     "description": "urgent DESC-SECRET-55d0",
     "duration_weeks": 4,
 }
-
-
-class SlowRiskAgent(RiskAssessmentAgent):
-    """The risk agent, taking 100 seconds per message."""
-
-    async def handle(self, message: Any) -> Any:
-        await trio.sleep(100)
-        return await super().handle(message)
 
 
 class QuotingRiskAgent(RiskAssessmentAgent):
@@ -46,13 +38,6 @@ class RaisingRiskAgent(RiskAssessmentAgent):
 
     async def handle(self, message: Any) -> Any:
         raise ValueError(f"choked on {message['data']['description']}")
-
-
-def make(risk: RiskAssessmentAgent | None = None) -> OrchestratorAgent:
-    orchestrator = OrchestratorAgent()
-    for agent in (ProjectPlanAgent(), risk or RiskAssessmentAgent(), StatusReporterAgent()):
-        orchestrator.register_agent(agent)
-    return orchestrator
 
 
 def workflow(data: Any = REQUIREMENTS, workflow_type: Any = "project_initialization") -> Any:
@@ -104,7 +89,7 @@ async def test_timeout_event(
     autojump_clock: trio.abc.Clock, logs: pytest.LogCaptureFixture
 ) -> None:
     """A timed-out workflow logs workflow_timeout at ERROR with the completed step names."""
-    await make(SlowRiskAgent()).process_async(workflow(), timeout=5)
+    await make(SlowRiskAgent(100)).process_async(workflow(), timeout=5)
     [record] = events(logs, "workflow_timeout")
     assert record.levelno == logging.ERROR
     assert record.getMessage() == "workflow timed out (timeout)"
@@ -176,7 +161,7 @@ async def test_message_timeout_event(
 ) -> None:
     """A routed message that times out logs message_timeout with its type and agent."""
     plan = ProjectPlanAgent().generate_plan(REQUIREMENTS)
-    await make(SlowRiskAgent()).process_async({"type": "assess_risks", "data": plan}, timeout=2)
+    await make(SlowRiskAgent(100)).process_async({"type": "assess_risks", "data": plan}, timeout=2)
     [record] = events(logs, "message_timeout")
     assert fields(record, "message_type", "agent", "timeout_seconds") == {
         "message_type": "assess_risks",
@@ -353,7 +338,7 @@ async def test_no_payload_value_is_logged(
 ) -> None:
     """Whatever the run's outcome, no log record carries any value from the payload."""
     risk_class, message, timeout = SCENARIOS[scenario]
-    orchestrator = make(risk_class() if risk_class else None)
+    orchestrator = make(*([risk_class()] if risk_class else []))
     await orchestrator.process_async(message, timeout=timeout)
     async with orchestrator.running():
         await orchestrator.process_async(message, timeout=timeout)

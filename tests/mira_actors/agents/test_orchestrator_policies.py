@@ -10,8 +10,6 @@ import trio
 
 from mira_actors import Actor, ActorRef, open_actor, time_left
 from mira_actors.agents import (
-    BaseAgent,
-    OrchestratorAgent,
     ProjectPlanAgent,
     RiskAssessmentAgent,
     StatusReporterAgent,
@@ -25,6 +23,7 @@ from supervisors import (
     StepTimeoutError,
     Workflow,
 )
+from tests.mira_actors.agents.orchestrators import make
 
 PROJECT = {"name": "Apollo", "description": "Urgent launch", "goals": ["Design", "Build"]}
 
@@ -64,18 +63,6 @@ class RiskAgent(Scripted, RiskAssessmentAgent):
 
 class ReportAgent(Scripted, StatusReporterAgent):
     """The status reporter, scripted."""
-
-
-def make(*agents: BaseAgent, **options: Any) -> OrchestratorAgent:
-    """An orchestrator with the given agents, and the built-in ones for the ids not given."""
-    orchestrator = OrchestratorAgent(**options)
-    given = {agent.agent_id for agent in agents}
-    for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
-        if agent.agent_id not in given:
-            orchestrator.register_agent(agent)
-    for agent in agents:
-        orchestrator.register_agent(agent)
-    return orchestrator
 
 
 def workflow(workflow_type: str = "project_initialization") -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 from typing import Any
 
@@ -13,32 +12,10 @@ from mira_actors.agents import (
     BaseAgent,
     OrchestratorAgent,
     ProjectPlanAgent,
-    RiskAssessmentAgent,
-    StatusReporterAgent,
 )
+from tests.mira_actors.agents.orchestrators import SlowRiskAgent, built_in_agents, make
 
-TODAY = datetime.date(2024, 5, 15)
 PLAN = ProjectPlanAgent().generate_plan({"name": "Apollo", "goals": ["Design"]})
-
-
-class SlowRiskAgent(RiskAssessmentAgent):
-    """The risk agent, taking ``delay`` seconds per message; journals virtual times."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.started: list[float] = []
-        self.cancelled: list[float] = []
-        self.finished: list[float] = []
-
-    async def handle(self, message: Any) -> Any:
-        self.started.append(trio.current_time())
-        try:
-            await trio.sleep(self.delay)
-        except trio.Cancelled:
-            self.cancelled.append(trio.current_time())
-            raise
-        self.finished.append(trio.current_time())
-        return await super().handle(message)
 
 
 class EchoAgent(BaseAgent):
@@ -49,17 +26,6 @@ class EchoAgent(BaseAgent):
 
     def echo(self, data: Any) -> Any:
         return data
-
-
-def agents() -> list[BaseAgent]:
-    return [ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent(today=lambda: TODAY)]
-
-
-def make(*extra: BaseAgent) -> OrchestratorAgent:
-    orchestrator = OrchestratorAgent()
-    for agent in [*agents(), *extra]:
-        orchestrator.register_agent(agent)
-    return orchestrator
 
 
 def without_timestamp(response: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +47,7 @@ async def test_message_goes_to_its_agent(message_type: str, data: Any, agent: in
     """Each built-in message type is answered by its agent, as that agent answers it."""
     message = {"type": message_type, "data": data}
     response = await make().process_async(message)
-    expected = agents()[agent].respond(message)
+    expected = built_in_agents()[agent].respond(message)
     if message_type == "generate_report":
         response["data"].pop("report_date")
         expected["data"].pop("report_date")
