@@ -33,6 +33,8 @@ def test_readme_examples_run(
         "1 success",
         "2 success",
     ]
+    trio.run(namespace["greetings"])
+    assert "bo hello Bo" in capsys.readouterr().out
     careful = trio.run(namespace["careful_run"])
     assert "status" not in careful
     assert sorted(s["step"] for s in careful["steps"]) == ["plan", "risks", "schedule"]

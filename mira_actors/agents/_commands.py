@@ -133,7 +133,7 @@ async def interruptible(command: Callable[[list[str]], Awaitable[int]], args: An
         say_error(
             args.log_format,
             sys.stderr,
-            f"interrupted: run {where} stopped; continue it with "
+            f"interrupted: run {where} is recorded as cancelled; continue it with "
             f"'mira-actors resume {where} --store {shlex.quote(store)}'",
         )
     else:

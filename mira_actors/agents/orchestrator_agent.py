@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from mira_actors import MiraError, safe_str
+from mira_actors import MiraError, safe_repr, safe_str
 from supervisors import (
     DEFAULT_TIMEOUT,
     AdaptiveTimeouts,
@@ -33,6 +33,16 @@ from .base_agent import BaseAgent, Response
 from .workflows import BUILTIN_WORKFLOWS, MESSAGE_ROUTES
 
 
+def _check_intensity(max_restarts: Any, within: Any) -> None:
+    # Checked here, so that a bad value fails where it is given, not at the first call.
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+        msg = f"max_restarts must be an int >= 0, got {safe_repr(max_restarts)}"
+        raise ValueError(msg)
+    if isinstance(within, bool) or not isinstance(within, int | float) or not within > 0:
+        msg = f"within must be a number of seconds > 0, got {safe_repr(within)}"
+        raise ValueError(msg)
+
+
 def _same(agent: BaseAgent) -> BaseAgent:
     """Factory that hands the registered instance back on every (re)start."""
     return agent
@@ -46,6 +56,10 @@ class OrchestratorAgent(BaseAgent):
     going on at the same time share one set of actors: the first call starts them and
     the last one to leave stops them before it returns, so an agent instance backs one
     actor at a time (it handles one message at a time), and no task outlives the calls.
+
+    An agent actor that crashes is restarted; more than ``max_restarts`` crashes within
+    ``within`` seconds end the calls (or the ``running()`` block) with
+    RestartIntensityError.
 
     Usage::
 
@@ -64,7 +78,14 @@ class OrchestratorAgent(BaseAgent):
         history: LatencyHistory | None = None,
         adaptive: AdaptiveTimeouts | None = None,
         store: LedgerStore | None = None,
+        max_restarts: int = 3,
+        within: float = 5.0,
     ) -> None:
+        _check_intensity(max_restarts, within)
+        # How many crashes of its agent actors (within how many seconds) the orchestrator
+        # restarts before it gives up with RestartIntensityError.
+        self.max_restarts = max_restarts
+        self.within = within
         # Step latencies, kept across calls: they decide whether an attempt can finish in
         # the time left and, with ``adaptive``, the timeouts of steps that set none.
         self.history = history if history is not None else LatencyHistory()
@@ -152,6 +173,8 @@ class OrchestratorAgent(BaseAgent):
             adaptive=self.adaptive,
             store=self.store,
             live_runs=self._live_runs,
+            max_restarts=self.max_restarts,
+            within=self.within,
         ) as system:
             for agent in self._agents.values():
                 await system.spawn(_same, agent, name=agent.agent_id, handles=agent.message_types)

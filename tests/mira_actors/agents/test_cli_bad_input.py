@@ -220,7 +220,7 @@ sys.exit(_cli.main())
 
 
 def test_ctrl_c_exits_130_and_the_run_can_be_resumed(tmp_path: Path) -> None:
-    """SIGINT mid-run exits 130 with one line saying how to resume; the resume completes it."""
+    """SIGINT mid-run exits 130 with one line; the run is stored as cancelled and resumes."""
     store = str(tmp_path / "store.db")
     with subprocess.Popen(
         [sys.executable, "-c", SLOW_RISK, "run", str(PROJECT), "--store", store],
@@ -242,9 +242,13 @@ def test_ctrl_c_exits_130_and_the_run_can_be_resumed(tmp_path: Path) -> None:
         stderr, stdout = process.stderr.read(), process.stdout.read()
     assert stdout == ""
     line = one_line(stderr)
-    assert line.startswith("mira-actors: interrupted: run ")
     workflow_id = line.split()[3]
-    assert line.endswith(f"continue it with 'mira-actors resume {workflow_id} --store {store}'")
+    assert line == (
+        f"mira-actors: interrupted: run {workflow_id} is recorded as cancelled; continue it "
+        f"with 'mira-actors resume {workflow_id} --store {store}'"
+    )
+    [row] = run_cli("runs", "--store", store).stdout.splitlines()[1:]
+    assert row.split()[:4] == [workflow_id, "project_initialization", "cancelled", "1"]
     resumed = run_cli("resume", workflow_id, "--store", store)
     assert resumed.returncode == 0, resumed.stderr
     response = json.loads(resumed.stdout)
