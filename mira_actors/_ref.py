@@ -96,7 +96,7 @@ class ActorRef:
                 the request if it was still queued.
         """
         hooks = _hooks.hooks
-        if hooks is not None:
+        if hooks is not None and hooks.recording:
             return await self._ask_instrumented(hooks, message, headers)
         mailbox = self._mailbox
         request = Request(

@@ -57,6 +57,11 @@ class Instrumentation(Protocol):
     """What the layers report to; ``mira_actors.instrumentation.otel.OpenTelemetry`` is
     the built-in one. Every method must be cheap and must never raise."""
 
+    @property
+    def recording(self) -> bool:
+        """Whether anything records asks now: when not, an ask skips its hooks (and costs
+        one check)."""
+
     def run_started(
         self, *, workflow_id: str, workflow_type: str, timeout: float
     ) -> RunTrace | None:

@@ -20,6 +20,7 @@ import trio
 from opentelemetry import context, metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -70,6 +71,7 @@ class OpenTelemetry:
     ) -> None:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
+        self._explicit = tracer_provider is not None or meter_provider is not None
         self.tracer = trace.get_tracer(NAME, tracer_provider=tracer_provider)
         meter = metrics.get_meter(NAME, meter_provider=meter_provider)
         self.runs = meter.create_counter(
@@ -134,11 +136,24 @@ class OpenTelemetry:
         return _RunTrace(self, span, workflow_type, trio.current_time() + timeout, timeout)
 
     def _configured(self) -> bool:
-        if self._tracer_provider is not None or self._meter_provider is not None:
+        if self._explicit:
             return True
         return (
             type(trace.get_tracer_provider()).__name__ not in _UNCONFIGURED
             or type(metrics.get_meter_provider()).__name__ not in _UNCONFIGURED
+        )
+
+    @property
+    def recording(self) -> bool:
+        """Whether a provider is set (explicitly, or globally by the application).
+
+        Read on every ask, so it reads the API's globals directly: a fraction of the
+        public getters' cost. An API without them is taken as always recording.
+        """
+        return (
+            self._explicit
+            or getattr(trace, "_TRACER_PROVIDER", True) is not None
+            or getattr(_metrics_api, "_METER_PROVIDER", True) is not None
         )
 
     def _remember(self, workflow_id: str, span_context: SpanContext) -> None:

@@ -73,8 +73,9 @@ def test_opentelemetry_is_the_default_when_installed() -> None:
 
 
 async def test_no_sdk_means_no_run_trace(autojump_clock: trio.abc.Clock) -> None:
-    """With the API's global providers unconfigured, a run gets no trace at all."""
+    """With the API's global providers unconfigured, a run gets no trace and asks skip it."""
     hooks = OpenTelemetry()
+    assert not hooks.recording
     assert hooks.run_started(workflow_id="x", workflow_type="w", timeout=1.0) is None
     assert hooks.ask_sent("a", None) is None
 
