@@ -139,15 +139,16 @@ def workflow_case(sizes: Sizes) -> CaseResult:
                 rate["ours"],
                 rate["threadpool"],
                 better="higher",
-                target=1.2,
+                target=1.5,
             ),
+            # No target: no trio actor design gets near direct calls (see the bound below),
+            # so the workflows are judged against the bound instead.
             ratio_metric(
                 "workflow.ratio.direct",
                 "workflows / direct-call limit",
                 rate["ours"],
                 rate["direct"],
                 better="higher",
-                target=0.9,
             ),
             Metric(
                 key="workflow.raw_actors",
@@ -169,6 +170,7 @@ def workflow_case(sizes: Sizes) -> CaseResult:
                 rate["ours"],
                 rate["raw_actors"],
                 better="higher",
+                target=0.6,
             ),
             ratio_metric(
                 "workflow.ratio.per_call_threadpool",
@@ -176,6 +178,7 @@ def workflow_case(sizes: Sizes) -> CaseResult:
                 rate["ours_per_call"],
                 rate["threadpool"],
                 better="higher",
+                target=1.0,
             ),
             *otel_metrics(rate),
         ],

@@ -177,7 +177,7 @@ class WorkflowRun:
         timeout = self.options.timeout
         self._emitter.emit(RunStarted, timeout=timeout)
         now = trio.current_time()
-        for name in self.workflow.step_names:
+        for name in self.workflow.step_names if prior else ():
             if name in prior:
                 self._note(
                     StepRecord(
