@@ -11,7 +11,7 @@ from typing import Any
 
 import trio
 
-from mira_actors import request_headers, time_left
+from mira_actors import check_deadline, request_headers, time_left
 from mira_actors.agents import Backend, BaseAgent, OrchestratorAgent
 from mira_actors.agents.base_agent import Response
 from supervisors import Step, Workflow
@@ -28,6 +28,7 @@ class WorkerAgent(BaseAgent):
         "sleep": "sleep",
         "fail": "fail",
         "die": "die",
+        "spin": "spin",
     }
 
     def pid(self, data: Any) -> int:
@@ -53,6 +54,13 @@ class WorkerAgent(BaseAgent):
 
     def die(self, data: Any) -> Any:
         os.kill(os.getpid(), signal.SIGKILL)
+
+    def spin(self, data: Any) -> int:
+        """Loop until the step's deadline stops it, checking it as synchronous code should."""
+        turns = 0
+        while True:
+            check_deadline()
+            turns += 1
 
 
 class RaisingAgent(BaseAgent):

@@ -11,15 +11,10 @@ from pathlib import Path
 import trio
 
 from mira_actors.agents import ProcessBackend
-from mira_actors.agents._commands import build_orchestrator
 from tests.mira_actors.agents.backend_agents import (
-    RaisingAgent,
-    UnpicklableAgent,
     WorkerAgent,
     gone_within,
     orchestrator_for,
-    succeeded,
-    twenty_concurrent_workflows,
     workflow,
 )
 
@@ -61,24 +56,6 @@ async def test_process_step_past_the_deadline_is_killed_and_the_pool_recovers(
     assert pid_file.read_text() == str(pid)  # the step never got to write 'finished'
 
 
-async def test_process_exception_in_the_step_is_a_step_error() -> None:
-    """A step method that raises in the worker fails its step with the error's text."""
-    orchestrator = orchestrator_for(WorkerAgent(), "process")
-    response = await orchestrator.process_async(workflow("fail"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"] == "Step 'fail_step' failed: the step broke"
-
-
-async def test_process_exception_from_respond_is_a_step_error() -> None:
-    """An exception escaping respond() in the worker fails the step, naming the agent."""
-    orchestrator = orchestrator_for(RaisingAgent(), "process")
-    response = await orchestrator.process_async(workflow("raise"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"].startswith("Step 'raise_step' failed: ")
-    assert "'raising_agent'" in response["error"]
-    assert response["error"].endswith("RuntimeError: respond itself broke")
-
-
 async def test_process_worker_that_dies_is_an_error_naming_the_agent_and_step() -> None:
     """A worker that dies of something other than our deadline fails the step as such."""
     orchestrator = orchestrator_for(WorkerAgent(), "process")
@@ -88,30 +65,3 @@ async def test_process_worker_that_dies_is_an_error_naming_the_agent_and_step() 
         "Step 'die_step' failed: the process backend could not run agent 'worker_agent' "
         "for 'die': BrokenWorkerProcessError"
     )
-
-
-async def test_process_agent_that_does_not_pickle_is_an_error() -> None:
-    """An agent that cannot be sent to a worker fails its step, saying why."""
-    orchestrator = orchestrator_for(UnpicklableAgent(), "process")
-    response = await orchestrator.process_async(workflow("pid"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"] == (
-        "Step 'pid_step' failed: the process backend could not run agent 'unpicklable_agent' "
-        "for 'pid': TypeError: cannot pickle '_thread.lock' object"
-    )
-
-
-async def test_process_twenty_concurrent_workflows() -> None:
-    """Twenty workflows at once, every agent in worker processes, all succeed."""
-    responses = await twenty_concurrent_workflows(build_orchestrator("process"), timeout=30)
-    assert len(responses) == 20
-    assert succeeded(responses)
-
-
-async def test_process_worker_reads_the_steps_idempotency_key() -> None:
-    """In the process backend's worker, request_headers() holds the step's idempotency key."""
-    orchestrator = orchestrator_for(WorkerAgent(), "process")
-    async with orchestrator.running():
-        response = await orchestrator.process_async(workflow("key"), timeout=30)
-    [step] = response["steps"]
-    assert step["result"] == f"{response['workflow_id']}:key_step:1"

@@ -17,15 +17,10 @@ import trio
 pytest.importorskip("ray")  # the ray extra is optional; CI installs it
 
 from mira_actors.agents import RayBackend, StepContext, init_ray
-from mira_actors.agents._commands import build_orchestrator
 from tests.mira_actors.agents.backend_agents import (
-    RaisingAgent,
-    UnpicklableAgent,
     WorkerAgent,
     gone_within,
     orchestrator_for,
-    succeeded,
-    twenty_concurrent_workflows,
     workflow,
 )
 
@@ -79,43 +74,6 @@ async def test_ray_cancelled_task_reports_cancelled(ray: ModuleType) -> None:
         await trio.to_thread.run_sync(ray.get, submitted.ref)
 
 
-async def test_ray_exception_in_the_step_is_a_step_error(ray: ModuleType) -> None:
-    """A step method that raises in the Ray task fails its step with the error's text."""
-    orchestrator = orchestrator_for(WorkerAgent(), "ray")
-    response = await orchestrator.process_async(workflow("fail"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"] == "Step 'fail_step' failed: the step broke"
-
-
-async def test_ray_exception_from_respond_is_a_step_error(ray: ModuleType) -> None:
-    """An exception escaping respond() in the Ray task fails the step, naming the agent."""
-    orchestrator = orchestrator_for(RaisingAgent(), "ray")
-    response = await orchestrator.process_async(workflow("raise"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"].startswith("Step 'raise_step' failed: ")
-    assert "'raising_agent'" in response["error"]
-    assert response["error"].endswith("RuntimeError: respond itself broke")
-
-
-async def test_ray_agent_that_does_not_pickle_is_an_error(ray: ModuleType) -> None:
-    """An agent that cannot be shipped to Ray fails its step, naming the agent and step."""
-    orchestrator = orchestrator_for(UnpicklableAgent(), "ray")
-    response = await orchestrator.process_async(workflow("pid"), timeout=30)
-    assert response["status"] == "error"
-    assert response["error"].startswith(
-        "Step 'pid_step' failed: the ray backend could not run agent 'unpicklable_agent' "
-        "for 'pid': "
-    )
-    assert "_thread.lock" in response["error"]
-
-
-async def test_ray_twenty_concurrent_workflows(ray: ModuleType) -> None:
-    """Twenty workflows at once, every agent in Ray tasks, all succeed."""
-    responses = await twenty_concurrent_workflows(build_orchestrator("ray"), timeout=30)
-    assert len(responses) == 20
-    assert succeeded(responses)
-
-
 async def test_ray_not_initialized_is_an_error_saying_what_to_do(
     ray: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,12 +114,3 @@ def test_init_ray_reads_the_address_from_the_argument_or_the_environment(
         monkeypatch.setenv("MIRA_RAY_ADDRESS", environment)
     init_ray(address)
     assert calls == [expected]
-
-
-async def test_ray_worker_reads_the_steps_idempotency_key(ray: ModuleType) -> None:
-    """In the ray backend's worker, request_headers() holds the step's idempotency key."""
-    orchestrator = orchestrator_for(WorkerAgent(), "ray")
-    async with orchestrator.running():
-        response = await orchestrator.process_async(workflow("key"), timeout=30)
-    [step] = response["steps"]
-    assert step["result"] == f"{response['workflow_id']}:key_step:1"
