@@ -282,10 +282,12 @@ def blocking_case(sizes: Sizes) -> CaseResult:
         metrics=metrics,
         notes=[
             "The runtime runs a blocking agent's respond() on a backend (the issue's "
-            "'blocking = True' is now backend = 'thread' or 'process'). 'thread': "
-            "trio.to_thread.run_sync(abandon_on_cancel=True); the caller is answered at "
-            "the deadline but a thread cannot be stopped, so the step runs on to its end. "
-            "'process': a trio-parallel worker, killed (SIGKILL) at the deadline.",
+            "'blocking = True' is now backend = 'thread' or 'process'). 'thread': a "
+            "thread of the backend's own (never trio's shared limiter); the caller is "
+            "answered at the deadline but a thread cannot be stopped, so this step, which "
+            "sleeps without calling check_deadline(), runs on to its end (case 10 shows "
+            "the built-in agents, which check, stopping). 'process': a trio-parallel "
+            "worker, killed (SIGKILL) at the deadline.",
             "The step logs a tick every 5 ms while it works (to a file, so that worker "
             "processes can write it); an execution counts as work after the deadline if "
             "it started, or ticked, after its caller had the response.",
