@@ -11,6 +11,9 @@ DEFAULT_MAX_MESSAGE_ITEMS = 1_000_000
 MAX_INPUT_CHARS = 16 * 1024 * 1024
 """The largest input file (or standard input) the command line reads, in characters."""
 
+DEFAULT_MAX_RESULT_ITEMS = 100_000
+"""The most items a step's result may hold by default; more is an 'error' response."""
+
 DEFAULT_INLINE_MAX_ITEMS = 10_000
 """Past this many items, an inline agent's step runs in a worker thread instead."""
 
@@ -19,6 +22,8 @@ _CHARS_PER_ITEM = 100  # a long string counts as one item per this many characte
 
 def message_items(message: Any) -> int:
     """Return about how many items ``message['data']`` holds, looking one level deep.
+
+    A response has its result under ``'data'`` too, so this measures results as well.
 
     The length of each list or dict in the data (and of the data itself), and a long
     string as one item per 100 characters: enough to tell a 200,000-goal project from

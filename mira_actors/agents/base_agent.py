@@ -14,7 +14,12 @@ from mira_actors import Actor, DeadlineExceededError, safe_str, time_left, wall_
 
 from ._backend import Backend, resolve_backend
 from ._local_backends import InlineBackend
-from ._payload import DEFAULT_INLINE_MAX_ITEMS, DEFAULT_MAX_MESSAGE_ITEMS, message_items
+from ._payload import (
+    DEFAULT_INLINE_MAX_ITEMS,
+    DEFAULT_MAX_MESSAGE_ITEMS,
+    DEFAULT_MAX_RESULT_ITEMS,
+    message_items,
+)
 from ._response import Response as Response
 from ._step import StepContext
 
@@ -35,7 +40,8 @@ class BaseAgent(Actor):
     ``OrchestratorAgent.register_agent(agent, backend=...)`` overrides it for one agent.
 
     A message whose data holds more than ``max_message_items`` items (default
-    1,000,000; see ``message_items``) gets an 'error' response at once. An inline
+    1,000,000; see ``message_items``) gets an 'error' response at once, and a result of
+    more than ``max_result_items`` (100,000) becomes one. An inline
     agent's message of more than ``inline_max_items`` items (default 10,000) runs on
     the 'thread' backend instead, so that one big step never holds the trio thread.
 
@@ -60,6 +66,7 @@ class BaseAgent(Actor):
     handlers: ClassVar[Mapping[str, str]] = {}
     backend: str | Backend = "inline"
     max_message_items: ClassVar[int] = DEFAULT_MAX_MESSAGE_ITEMS
+    max_result_items: ClassVar[int] = DEFAULT_MAX_RESULT_ITEMS
     inline_max_items: ClassVar[int] = DEFAULT_INLINE_MAX_ITEMS
 
     @property
@@ -93,20 +100,31 @@ class BaseAgent(Actor):
                 # and here the cancel scopes already are the budget.
                 deadline = trio.current_effective_deadline()
                 if deadline == math.inf:
-                    return self.respond(message)
+                    return self._bounded(self.respond(message))
                 # As a wall-clock deadline, check_deadline() reads it with one clock read.
                 now = trio.current_time()
                 with wall_clock_deadline(time.time() + (deadline - now)):
                     response = self.respond(message)
                 if trio.current_time() >= deadline:  # it held the loop past its deadline
                     await trio.lowlevel.checkpoint()  # where the deadline's cancel lands
-                return response
+                return self._bounded(response)
             if time_left() == 0:
                 await trio.sleep_forever()  # cancelled at once: the deadline has passed
             step = StepContext.for_message(self.agent_id, message)
-            return await backend.call(self, message, step)
+            return self._bounded(await backend.call(self, message, step))
         except DeadlineExceededError as exc:
             return await self._out_of_time(exc)
+
+    def _bounded(self, response: Response) -> Response:
+        # A result past the limit would cost the loop its copying and encoding (a
+        # durable store encodes every result): answer with an error instead.
+        items = message_items(response)
+        if items <= self.max_result_items:
+            return response
+        return self.error_response(
+            f"result too large: about {items} items, over this agent's limit of "
+            f"{self.max_result_items} (BaseAgent.max_result_items)"
+        )
 
     async def _out_of_time(self, exc: DeadlineExceededError) -> Response:
         # The step's code saw its deadline pass by the wall clock; trio's cancellation is

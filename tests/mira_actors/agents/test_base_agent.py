@@ -156,3 +156,45 @@ async def test_thread_backend_agent_failure_becomes_error_response() -> None:
     response = await ThreadEchoAgent().handle({"type": "fail", "data": {}})
     assert response["status"] == "error"
     assert response["error"] == "the echo broke"
+
+
+class CountingAgent(BaseAgent):
+    """Small limits, to test them: says whether it ran on the main thread."""
+
+    agent_id = "counting_agent"
+    handlers = {"where": "where", "echo": "echo"}
+    max_message_items = 20
+    max_result_items = 5
+    inline_max_items = 3
+
+    def where(self, data: Any) -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def echo(self, data: Any) -> Any:
+        return data
+
+
+async def test_a_message_over_the_item_limit_gets_an_error_at_once() -> None:
+    """A message whose data holds more than max_message_items items is refused, saying so."""
+    response = await CountingAgent().handle({"type": "where", "data": {"goals": [0] * 30}})
+    assert response["status"] == "error"
+    assert response["error"] == (
+        "message too large: about 31 items in its data, over this agent's limit of 20 "
+        "(BaseAgent.max_message_items)"
+    )
+
+
+async def test_a_result_over_the_item_limit_becomes_an_error() -> None:
+    """A result of more than max_result_items items is answered as an error instead."""
+    agent = CountingAgent()
+    assert (await agent.handle({"type": "echo", "data": [1, 2]}))["data"] == [1, 2]
+    response = await agent.handle({"type": "echo", "data": [0] * 6})
+    assert response["status"] == "error"
+    assert response["error"].startswith("result too large: about 6 items")
+
+
+async def test_a_big_inline_message_runs_off_the_trio_thread() -> None:
+    """An inline agent's message over inline_max_items runs in a worker thread."""
+    agent = CountingAgent()
+    assert (await agent.handle({"type": "where", "data": [1]}))["data"] is True
+    assert (await agent.handle({"type": "where", "data": [1, 2, 3, 4]}))["data"] is False
