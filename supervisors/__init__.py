@@ -11,14 +11,22 @@ from ._events import StepStarted as StepStarted
 from ._exceptions import RestartIntensityError as RestartIntensityError
 from ._latency import AdaptiveTimeouts as AdaptiveTimeouts
 from ._latency import LatencyHistory as LatencyHistory
+from ._leases import LeaseKeeper as LeaseKeeper
+from ._leases import new_owner_id as new_owner_id
 from ._ledger import ErrorType as ErrorType
 from ._ledger import Ledger as Ledger
 from ._ledger import Status as Status
 from ._ledger import StepRecord as StepRecord
+from ._memory_store import MemoryStore as MemoryStore
+from ._open_store import is_postgres_url as is_postgres_url
+from ._open_store import open_store as open_store
 from ._options import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._options import RunOptions as RunOptions
 from ._policy import Restart as Restart
 from ._policy import Strategy as Strategy
+from ._postgres_store import ForeignDatabaseError as ForeignDatabaseError
+from ._postgres_store import PostgresStore as PostgresStore
+from ._postgres_store import open_postgres_store as open_postgres_store
 from ._report import RunReport as RunReport
 from ._report import check_timeout as check_timeout
 from ._retry import RetryPolicy as RetryPolicy
@@ -31,9 +39,10 @@ from ._run_pages import RunSummary as RunSummary
 from ._sqlite_file import StoreFileError as StoreFileError
 from ._sqlite_store import SqliteStore as SqliteStore
 from ._sqlite_store import open_sqlite_store as open_sqlite_store
+from ._store import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
+from ._store import LEASE_TIME as LEASE_TIME
 from ._store import DamagedRunError as DamagedRunError
 from ._store import LedgerStore as LedgerStore
-from ._store import MemoryStore as MemoryStore
 from ._store import ResumeConflictError as ResumeConflictError
 from ._store import StoredRun as StoredRun
 from ._store import StoreUnavailableError as StoreUnavailableError
@@ -52,16 +61,21 @@ from ._workflow_supervisor import open_workflow_supervisor as open_workflow_supe
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "HEARTBEAT_INTERVAL",
+    "LEASE_TIME",
     "AdaptiveTimeouts",
     "ChildStatus",
     "DamagedRunError",
     "ErrorType",
     "EventSink",
+    "ForeignDatabaseError",
     "LatencyHistory",
+    "LeaseKeeper",
     "Ledger",
     "LedgerStore",
     "MemoryStore",
     "Parallel",
+    "PostgresStore",
     "Restart",
     "RestartIntensityError",
     "ResumeConflictError",
@@ -95,7 +109,11 @@ __all__ = [
     "WorkflowRequest",
     "WorkflowSupervisor",
     "check_timeout",
+    "is_postgres_url",
+    "new_owner_id",
+    "open_postgres_store",
     "open_sqlite_store",
+    "open_store",
     "open_supervisor",
     "open_workflow_supervisor",
     "read_agent_reply",

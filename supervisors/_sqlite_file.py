@@ -25,11 +25,31 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 # "MIRA" in ASCII: written into the SQLite header of every ledger file we create.
 APPLICATION_ID = 0x4D495241
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # How long a connection waits for another process's write lock before it fails.
 BUSY_TIMEOUT = 5.0
 
-SCHEMA = """
+# Each owner's heartbeat: one row renews the leases of all the runs it owns.
+LEASES = """
+CREATE TABLE owners (
+    owner_id TEXT PRIMARY KEY,
+    heartbeat_at REAL NOT NULL,
+    lease_time REAL NOT NULL
+);
+CREATE INDEX runs_by_owner ON runs (owner_id);
+CREATE INDEX runs_running ON runs (created_at) WHERE status = 'running';
+"""
+# Version 1 held resume claims (claimed_by, claimed_until) in place of leases: its
+# columns stay, unused, and its claims lapse (no owner of version 1 beats).
+FROM_VERSION_1 = (
+    """
+ALTER TABLE runs ADD COLUMN owner_id TEXT;
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+"""
+    + LEASES
+)
+SCHEMA = (
+    """
 CREATE TABLE runs (
     workflow_id TEXT PRIMARY KEY,
     workflow_type TEXT NOT NULL,
@@ -40,8 +60,8 @@ CREATE TABLE runs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     resumes INTEGER NOT NULL DEFAULT 0,
-    claimed_by TEXT,
-    claimed_until REAL
+    owner_id TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE steps (
     id INTEGER PRIMARY KEY,
@@ -57,8 +77,11 @@ CREATE TABLE steps (
     error_type TEXT
 );
 CREATE INDEX steps_by_run ON steps (workflow_id, id);
-""" + INDEXES
-TABLES = ("runs", "steps")
+"""
+    + INDEXES
+    + LEASES
+)
+TABLES = ("runs", "steps", "owners")
 
 # The SQLite file header (https://sqlite.org/fileformat.html#the_database_header).
 _MAGIC = b"SQLite format 3\x00"
@@ -96,9 +119,11 @@ def connect(
     except sqlite3.Error as exc:  # a missing directory, no permission
         raise StoreFileError(path, f"cannot be opened as a ledger store: {exc}") from exc
     try:
-        _check(connection, path)
+        upgrade = _check(connection, path, read_only=read_only)
         if not read_only:
             _prepare(connection, path, synchronous)
+            if upgrade:
+                _upgrade(connection, path)
     except BaseException:
         connection.close()
         raise
@@ -153,8 +178,29 @@ def _check_header(path: str) -> None:
         raise StoreFileError(path, problem)
 
 
-def _check(connection: sqlite3.Connection, path: str) -> None:
-    """Refuse our own file when its schema is newer, or damaged; write nothing."""
+def _upgrade(connection: sqlite3.Connection, path: str) -> None:
+    """Bring a version 1 file to this version, in one transaction (unless another did)."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
+                for statement in FROM_VERSION_1.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
+    except sqlite3.Error as exc:
+        raise StoreFileError(path, f"cannot be upgraded to schema {SCHEMA_VERSION}: {exc}") from exc
+
+
+def _check(connection: sqlite3.Connection, path: str, *, read_only: bool) -> bool:
+    """Refuse our own file when its schema is newer, or damaged; write nothing.
+
+    Returns whether it is of version 1, to be upgraded (only when not ``read_only``).
+    """
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         tables = {
@@ -163,17 +209,22 @@ def _check(connection: sqlite3.Connection, path: str) -> None:
         }
     except sqlite3.DatabaseError as exc:  # "file is not a database", "disk image is malformed"
         raise StoreFileError(path, f"is damaged: {exc}") from exc
-    if version != SCHEMA_VERSION:
+    upgrade = version == 1 and not read_only
+    if version != SCHEMA_VERSION and not upgrade:
         newer = "; upgrade mira-actors to read it" if version > SCHEMA_VERSION else ""
+        if version == 1:
+            newer = "; open it once for writing (run or resume) to upgrade it"
         problem = f"holds ledger schema version {version}; this code reads {SCHEMA_VERSION}"
         raise StoreFileError(path, problem + newer)
-    missing = [table for table in TABLES if table not in tables]
+    needed = TABLES if version == SCHEMA_VERSION else ("runs", "steps")
+    missing = [table for table in needed if table not in tables]
     if missing:
         problem = (
             f"is damaged: its {', '.join(map(repr, missing))} table is missing; restore the "
             "file from a backup (it is never rebuilt: completed steps would run again)"
         )
         raise StoreFileError(path, problem)
+    return upgrade
 
 
 def _create(path: str) -> None:

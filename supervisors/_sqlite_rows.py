@@ -1,4 +1,8 @@
-"""Reading runs and step records back from SQLite rows: checked, logged, never trusted.
+"""Reading runs and step records back from stored rows: checked, logged, never trusted.
+
+The SQL stores (SQLite, PostgreSQL) share these readers: both have the same tables,
+and both are read through a connection whose ``execute(sql, params)`` takes ``?``
+placeholders and returns a cursor with ``fetchone`` and ``fetchall``.
 
 A stored row can be damaged (a disk error, a hand edit, an older or foreign writer):
 its JSON may not parse and its fields may have the wrong type. A damaged step row is
@@ -13,15 +17,36 @@ import logging
 import sqlite3
 from typing import Any
 
+import attrs
+
 from ._ledger import StepRecord
 from ._store import STATUSES, DamagedRunError, StoredRun
 
 logger = logging.getLogger("supervisors.store")
 
 RUN_COLUMNS = (
-    "workflow_id, workflow_type, data, timeout, status, response, created_at, updated_at, resumes"
+    "runs.workflow_id, workflow_type, data, timeout, status, response, created_at, updated_at,"
+    " resumes, runs.owner_id, owners.heartbeat_at + owners.lease_time, cancel_requested"
 )
+# A run's lease is its owner's: the owner's row says until when it holds.
+RUNS_WITH_LEASES = "runs LEFT JOIN owners ON owners.owner_id = runs.owner_id"
 STEP_COLUMNS = "step, agent, status, started_at, ended_at, attempts, result, error, error_type"
+
+
+@attrs.frozen
+class Dialect:
+    """What differs between the SQL stores when reading.
+
+    Attributes:
+        order: The column that orders runs created at the same moment.
+        errors: What the driver raises when a table cannot be read.
+    """
+
+    order: str = "runs.rowid"
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+
+SQLITE = Dialect()
 
 
 class _BadField(Exception):
@@ -32,33 +57,38 @@ class _BadField(Exception):
         self.field = field
 
 
-def read_run(connection: sqlite3.Connection, *, workflow_id: str) -> StoredRun | None:
+def read_run(
+    connection: Any, *, workflow_id: str, dialect: Dialect = SQLITE
+) -> StoredRun | None:
     """Return the stored run with this id, or None when there is none.
 
     Raises:
         DamagedRunError: the run's own row cannot be read (logged 'invalid_run_format').
     """
     row = connection.execute(
-        f"SELECT {RUN_COLUMNS} FROM runs WHERE workflow_id = ?", (workflow_id,)
+        f"SELECT {RUN_COLUMNS} FROM {RUNS_WITH_LEASES} WHERE runs.workflow_id = ?",
+        (workflow_id,),
     ).fetchone()
     if row is None:
         return None
     try:
-        return _run_from_row(connection, row)
+        return _run_from_row(connection, row, dialect)
     except _BadField as bad:
         _log_damaged_run(workflow_id, bad.field)
         raise DamagedRunError(workflow_id, bad.field) from None
 
 
-def read_runs(connection: sqlite3.Connection) -> list[StoredRun]:
+def read_runs(connection: Any, *, dialect: Dialect = SQLITE) -> list[StoredRun]:
     """Return every readable stored run, newest first; damaged ones are logged and skipped."""
     runs = []
     rows = connection.execute(
-        f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
+        f"SELECT {RUN_COLUMNS} FROM {RUNS_WITH_LEASES}"
+        f" ORDER BY created_at DESC, {dialect.order} DESC",
+        (),
     ).fetchall()
     for row in rows:
         try:
-            runs.append(_run_from_row(connection, row))
+            runs.append(_run_from_row(connection, row, dialect))
         except _BadField as bad:
             _log_damaged_run(row[0] if isinstance(row[0], str) else None, bad.field)
     return runs
@@ -71,7 +101,7 @@ def _log_damaged_run(workflow_id: str | None, field: str) -> None:
     )
 
 
-def _run_from_row(connection: sqlite3.Connection, row: tuple[Any, ...]) -> StoredRun:
+def _run_from_row(connection: Any, row: tuple[Any, ...], dialect: Dialect) -> StoredRun:
     """Return the run of a ``runs`` row with its steps, or raise _BadField."""
     (
         workflow_id,
@@ -83,6 +113,9 @@ def _run_from_row(connection: sqlite3.Connection, row: tuple[Any, ...]) -> Store
         created_at,
         updated_at,
         resumes,
+        owner,
+        lease_expires_at,
+        cancel_requested,
     ) = row
     workflow_id = _text(workflow_id, "workflow_id")
     workflow_type = _text(workflow_type, "workflow_type")
@@ -100,16 +133,19 @@ def _run_from_row(connection: sqlite3.Connection, row: tuple[Any, ...]) -> Store
         data=data,
         timeout=_number(timeout, "timeout"),
         status=status,
-        records=_read_steps(connection, workflow_id, workflow_type),
+        records=_read_steps(connection, workflow_id, workflow_type, dialect),
         response=decoded,
         created_at=_number(created_at, "created_at"),
         updated_at=_number(updated_at, "updated_at"),
         resumes=_count(resumes, "resumes"),
+        owner=None if owner is None else _text(owner, "owner_id"),
+        lease_expires_at=None if lease_expires_at is None else _number(lease_expires_at, "lease"),
+        cancel_requested=bool(cancel_requested),
     )
 
 
 def _read_steps(
-    connection: sqlite3.Connection, workflow_id: str, workflow_type: str
+    connection: Any, workflow_id: str, workflow_type: str, dialect: Dialect
 ) -> tuple[StepRecord, ...]:
     """Return the run's readable step records in the order written."""
     fields: dict[str, Any] = {"workflow_id": workflow_id, "workflow_type": workflow_type}
@@ -118,7 +154,7 @@ def _read_steps(
             f"SELECT {STEP_COLUMNS} FROM steps WHERE workflow_id = ? ORDER BY id",
             (workflow_id,),
         ).fetchall()
-    except sqlite3.Error as exc:
+    except dialect.errors as exc:
         logger.warning(
             "the run's step records cannot be read; treating every step as not completed",
             extra={

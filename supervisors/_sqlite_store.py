@@ -15,20 +15,22 @@ from typing import Any, TypeVar
 
 import trio
 
-from ._ledger import Status, StepRecord
+from . import _sql_ledger as sql
+from ._ledger import StepRecord
 from ._run_pages import RunCursor, RunPage, check_page
 from ._sql_thread import SqlThread
 from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
 from ._sqlite_pages import read_page
 from ._sqlite_rows import read_run, read_runs
 from ._store import (
+    LEASE_TIME,
     RUNNING,
     Clock,
     StoredRun,
     StoreUnavailableError,
-    UnknownRunError,
+    check_lease_time,
+    check_limit,
     check_outcome,
-    claim_until,
     encode_json,
     encode_response,
     encode_result,
@@ -45,12 +47,6 @@ COMMIT_FLOOR = 0.025
 CHECKPOINT_BYTES = 4_000_000
 # How long each background try of a commit that missed its deadline waits for the lock.
 RETRY_BUSY_TIMEOUT = 0.1
-
-INSERT_STEP = (
-    "INSERT INTO steps (workflow_id, step, agent, status, started_at, ended_at, attempts,"
-    " result, error, error_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
 
 class SqliteStore:
     """A :class:`~supervisors._store.LedgerStore` in a SQLite file, via the standard library.
@@ -79,7 +75,7 @@ class SqliteStore:
         path: The database file; created with its tables when the path does not exist.
             A file that is there must be a ledger store (see below).
         synchronous: 'NORMAL' or 'FULL', as above.
-        clock: The wall clock for ``created_at``, ``updated_at`` and claims.
+        clock: The wall clock for ``created_at``, ``updated_at`` and leases.
         threaded: False runs the SQL on the trio thread instead: the testing mode, for
             tests on trio's autojump clock (which jumps ahead while a worker thread
             commits, so virtual deadlines would fire at random).
@@ -201,7 +197,13 @@ class SqliteStore:
         return True
 
     async def create_run(
-        self, workflow_id: str, workflow_type: str, data: Any, timeout: float
+        self,
+        workflow_id: str,
+        workflow_type: str,
+        data: Any,
+        timeout: float,
+        *,
+        owner: str | None = None,
     ) -> None:
         """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
         self._check_open()
@@ -211,8 +213,8 @@ class SqliteStore:
             try:
                 connection.execute(
                     "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (workflow_id, workflow_type, text, timeout, RUNNING, now, now),
+                    " created_at, updated_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner),
                 )
             except sqlite3.IntegrityError as exc:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
@@ -226,8 +228,8 @@ class SqliteStore:
         result, now = encode_result(record), self._clock()
 
         def write(connection: sqlite3.Connection) -> None:
-            _touch(connection, workflow_id, "updated_at = ?", now)
-            _insert_steps(connection, workflow_id, [(record, result)])
+            sql.touch(connection, workflow_id, "updated_at = ?", now)
+            sql.insert_steps(connection, workflow_id, [(record, result)])
 
         await self._write(write, size=len(result))
 
@@ -246,11 +248,11 @@ class SqliteStore:
         text, now = encode_response(response), self._clock()
 
         def finish(connection: sqlite3.Connection) -> None:
-            _insert_steps(connection, workflow_id, encoded)
-            _touch(
+            sql.insert_steps(connection, workflow_id, encoded)
+            sql.touch(
                 connection,
                 workflow_id,
-                "status = ?, response = ?, updated_at = ?",
+                "status = ?, response = ?, updated_at = ?, owner_id = NULL, cancel_requested = 0",
                 outcome,
                 text,
                 now,
@@ -313,51 +315,45 @@ class SqliteStore:
         )
 
     async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
-        """Take a run for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+        """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
         self._check_open()
         now = self._clock()
-
-        def claim(connection: sqlite3.Connection) -> bool:
-            # One statement: of two owners claiming at once, only one matches the WHERE.
-            taken = connection.execute(
-                "UPDATE runs SET claimed_by = ?, claimed_until = ?, status = ?, timeout = ?,"
-                " resumes = resumes + 1, updated_at = ?, response = NULL"
-                " WHERE workflow_id = ? AND status != ?"
-                " AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until < ?)",
-                (
-                    owner,
-                    claim_until(now, timeout),
-                    RUNNING,
-                    timeout,
-                    now,
-                    workflow_id,
-                    Status.SUCCESS,
-                    owner,
-                    now,
-                ),
-            ).rowcount
-            if taken:
-                return True
-            if connection.execute(
-                "SELECT 1 FROM runs WHERE workflow_id = ?", (workflow_id,)
-            ).fetchone():
-                return False
-            raise UnknownRunError(workflow_id)
-
-        return await self._write(claim)
+        return await self._write(
+            partial(sql.claim, workflow_id=workflow_id, owner=owner, timeout=timeout, now=now)
+        )
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a claim; see :meth:`~supervisors._store.LedgerStore.release`."""
+        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""
         self._check_open()
+        await self._write(partial(sql.release, workflow_id=workflow_id, owner=owner))
 
-        def release(connection: sqlite3.Connection) -> None:
-            connection.execute(
-                "UPDATE runs SET claimed_by = NULL, claimed_until = NULL"
-                " WHERE workflow_id = ? AND claimed_by = ?",
-                (workflow_id, owner),
-            )
+    async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
+        """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""
+        self._check_open()
+        lease_time = check_lease_time(lease_time)
+        return await self._write(
+            partial(sql.heartbeat, owner=owner, lease_time=lease_time, now=self._clock())
+        )
 
-        await self._write(release)
+    async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
+        """Take abandoned runs; see :meth:`~supervisors._store.LedgerStore.claim_expired`."""
+        self._check_open()
+        limit = check_limit(limit)
+        # The write lock (BEGIN IMMEDIATE) makes its select and update one step.
+        return await self._write(
+            partial(sql.claim_expired, owner=owner, limit=limit, now=self._clock())
+        )
+
+    async def request_cancel(self, workflow_id: str) -> bool:
+        """Mark a run for cancelling; see the ``LedgerStore`` protocol."""
+        self._check_open()
+        return await self._write(partial(sql.request_cancel, workflow_id=workflow_id))
+
+    async def now(self) -> float:
+        """Return the store's clock: this machine's, where every user of the file runs."""
+        self._check_open()
+        await trio.lowlevel.checkpoint()
+        return self._clock()
 
     async def aclose(self) -> None:
         """Close the connection; see :meth:`~supervisors._store.LedgerStore.aclose`.
@@ -494,37 +490,3 @@ def _snapshot(fn: Callable[[sqlite3.Connection], T], connection: sqlite3.Connect
         return fn(connection)
     finally:
         connection.rollback()
-
-
-def _touch(
-    connection: sqlite3.Connection, workflow_id: str, assignments: str, *values: Any
-) -> None:
-    """Update the run's row, or raise UnknownRunError when there is none."""
-    cursor = connection.execute(
-        f"UPDATE runs SET {assignments} WHERE workflow_id = ?", (*values, workflow_id)
-    )
-    if cursor.rowcount == 0:
-        raise UnknownRunError(workflow_id)
-
-
-def _insert_steps(
-    connection: sqlite3.Connection, workflow_id: str, encoded: Sequence[tuple[StepRecord, str]]
-) -> None:
-    connection.executemany(
-        INSERT_STEP,
-        [
-            (
-                workflow_id,
-                r.step,
-                r.agent,
-                r.status,
-                r.started_at,
-                r.ended_at,
-                r.attempts,
-                result,
-                r.error,
-                r.error_type,
-            )
-            for r, result in encoded
-        ],
-    )

@@ -1,35 +1,34 @@
 """Ledger stores: where runs and their step records are kept, so a run can be resumed.
 
-:class:`LedgerStore` is the interface a backend implements; :class:`MemoryStore` keeps
-runs in this process (the default when no path is given), and
-:class:`~supervisors._sqlite_store.SqliteStore` keeps them in a SQLite file.
+:class:`LedgerStore` is the interface a backend implements;
+:class:`~supervisors._memory_store.MemoryStore` keeps runs in this process (the default
+when no path is given), :class:`~supervisors._sqlite_store.SqliteStore` in a SQLite file
+and :class:`~supervisors._postgres_store.PostgresStore` in a PostgreSQL database.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
-import time
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
-import trio
 
 from mira_actors import MiraError
 
 from ._ledger import Status, StepRecord
-from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page
+from ._run_pages import RunCursor, RunPage
 
 RUNNING = Status.RUNNING
 OUTCOMES = (Status.SUCCESS, Status.TIMEOUT, Status.ERROR, Status.CANCELLED)
 STATUSES = (RUNNING, *OUTCOMES)
 
-# How long past its deadline a resume's claim still holds. A resume runs under its
-# timeout, so one that has not released its claim by then has died (a crash, a kill)
-# and the run can be taken by another resume.
-CLAIM_GRACE = 30.0
+# How long an owner's leases hold without a heartbeat, and how often it beats: a third
+# of the lease, so two beats can be missed (a slow store, a busy loop) before its runs
+# count as abandoned and another orchestrator may recover them.
+LEASE_TIME = 15.0
+HEARTBEAT_INTERVAL = LEASE_TIME / 3
 
 Clock = Callable[[], float]
 
@@ -99,6 +98,10 @@ class StoredRun:
         created_at: Wall-clock time (``time.time()``) it was created.
         updated_at: Wall-clock time of its latest change.
         resumes: How many times it has been claimed for a resume.
+        owner: The orchestrator holding its lease, or None when nobody does.
+        lease_expires_at: When the owner's lease lapses unless it beats again, on the
+            store's clock (None without an owner).
+        cancel_requested: Whether someone asked, through the store, to cancel it.
     """
 
     workflow_id: str
@@ -111,6 +114,9 @@ class StoredRun:
     created_at: float
     updated_at: float
     resumes: int = 0
+    owner: str | None = None
+    lease_expires_at: float | None = None
+    cancel_requested: bool = False
 
     @property
     def completed_steps(self) -> list[str]:
@@ -142,11 +148,18 @@ class LedgerStore(Protocol):
       ``supervisors.store``, error_type 'invalid_step_format', 'invalid_steps_format'
       or 'step_extraction_failed', never its contents) and left out, so it counts as
       not completed.
-    - :meth:`claim` is atomic across every process that shares the store.
+    - :meth:`claim` and :meth:`claim_expired` are atomic across every process that
+      shares the store.
+    - Leases: a live run is held by one owner (an orchestrator). An owner's leases hold
+      until ``lease_time`` seconds after its latest :meth:`heartbeat`, judged by the
+      store's clock (the database server's, for a server); one heartbeat renews all of
+      them, however many runs it holds. A run whose owner's lease has lapsed is
+      abandoned: :meth:`claim` and :meth:`claim_expired` may take it.
 
     Usage::
 
-        await store.create_run(run_id, "project_initialization", data, timeout=30.0)
+        await store.heartbeat(owner)  # before its first run, then every HEARTBEAT_INTERVAL
+        await store.create_run(run_id, "project_initialization", data, 30.0, owner=owner)
         await store.record_step(run_id, record)  # the step counts as completed now
         await store.finish_run(run_id, outcome="timeout", response=resp, records=cut)
         if await store.claim(run_id, owner, timeout=30.0):
@@ -158,9 +171,17 @@ class LedgerStore(Protocol):
     """
 
     async def create_run(
-        self, workflow_id: str, workflow_type: str, data: Any, timeout: float
+        self,
+        workflow_id: str,
+        workflow_type: str,
+        data: Any,
+        timeout: float,
+        *,
+        owner: str | None = None,
     ) -> None:
         """Store a new run with status 'running', before its first step starts.
+
+        With ``owner``, the run is leased to it from the start.
 
         Raises:
             ValueError: a run with this id is already stored, or ``data`` holds a
@@ -190,8 +211,9 @@ class LedgerStore(Protocol):
     ) -> None:
         """Append ``records``, set the outcome and store the response, in one transaction.
 
-        At a timeout, ``records`` are the steps the deadline cut short and ``response``
-        carries the partial progress; either all of it is stored or none of it.
+        The run's lease (and any cancel request) ends with it. At a timeout, ``records``
+        are the steps the deadline cut short and ``response`` carries the partial
+        progress; either all of it is stored or none of it.
 
         Raises:
             UnknownRunError: no such run.
@@ -231,17 +253,15 @@ class LedgerStore(Protocol):
         ...
 
     async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
-        """Take a run for a resume by ``owner`` under a new timeout, atomically.
+        """Take a run's lease for a resume by ``owner`` under a new timeout, atomically.
 
-        On success the run's status goes back to 'running', ``resumes`` grows by one
-        and ``timeout`` becomes the new one. The claim holds until :meth:`release`, or
-        until ``timeout`` plus :data:`CLAIM_GRACE` seconds have passed (its holder has
-        died). A run's first start takes no claim, so a run that crashed can be claimed
-        at once.
+        On success the run's status goes back to 'running', ``resumes`` grows by one,
+        ``timeout`` becomes the new one and ``owner`` holds its lease (so ``owner`` must
+        beat, as for a run it starts). The owner that holds a run may claim it again.
 
         Returns:
-            False when another owner holds the run, or when it has already succeeded
-            (load it to tell which); True when ``owner`` now holds it.
+            False when another owner's lease on the run is live, or when it has already
+            succeeded (load it to tell which); True when ``owner`` now holds it.
 
         Raises:
             UnknownRunError: no such run.
@@ -249,7 +269,45 @@ class LedgerStore(Protocol):
         ...
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up ``owner``'s claim on a run; nothing happens when it holds none."""
+        """Give up ``owner``'s lease on a run; nothing happens when it holds none."""
+        ...
+
+    async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
+        """Renew every lease ``owner`` holds until ``lease_time`` from now, in one write.
+
+        The first heartbeat makes ``owner`` known to the store; an owner that never
+        beat holds no live lease.
+
+        Returns:
+            The ids of the owner's runs that someone asked to cancel.
+        """
+        ...
+
+    async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
+        """Take the leases of up to ``limit`` abandoned runs for ``owner``, atomically.
+
+        Abandoned: status 'running' and no live lease (its owner stopped beating, or it
+        has no owner). Each run is taken by one claimer only; the new owner then resumes
+        it (:meth:`claim` by the holder succeeds). Oldest runs come first.
+
+        Returns:
+            The ids of the runs taken.
+        """
+        ...
+
+    async def request_cancel(self, workflow_id: str) -> bool:
+        """Ask the run's owner to cancel it; it sees the request at its next heartbeat.
+
+        Returns:
+            True when the run is running and now marked; False when it has finished.
+
+        Raises:
+            UnknownRunError: no such run.
+        """
+        ...
+
+    async def now(self) -> float:
+        """Return the store's clock: what lease expiry is judged by."""
         ...
 
     async def aclose(self) -> None:
@@ -306,252 +364,20 @@ def check_outcome(outcome: str) -> None:
         raise ValueError(msg)
 
 
-def claim_until(now: float, timeout: float) -> float:
-    """Return when a claim taken at ``now`` for a resume under ``timeout`` lapses."""
-    return now + timeout + CLAIM_GRACE
+def check_lease_time(lease_time: float) -> float:
+    """Return ``lease_time`` as a float, or raise ValueError unless it is positive and finite."""
+    if isinstance(lease_time, bool) or not isinstance(lease_time, int | float):
+        msg = f"lease_time must be a number of seconds, got {type(lease_time).__name__}"
+        raise TypeError(msg)
+    if not 0 < lease_time < math.inf:
+        msg = f"lease_time must be positive and finite, got {lease_time!r}"
+        raise ValueError(msg)
+    return float(lease_time)
 
 
-# A record as MemoryStore keeps it: its fields but the result, and the result as JSON.
-_RecordFields = tuple[str, str, str, float, float, int, "str | None", "str | None"]
-
-
-@attrs.define
-class _MemoryRun:
-    """A run as :class:`MemoryStore` holds it: values as JSON text, never shared."""
-
-    seq: int  # creation order
-    workflow_type: str
-    data: str
-    timeout: float
-    created_at: float
-    updated_at: float
-    status: str = RUNNING
-    records: list[tuple[_RecordFields, str]] = attrs.Factory(list)
-    response: str | None = None
-    resumes: int = 0
-    claimed_by: str | None = None
-    claimed_until: float = 0.0
-
-    def append(self, record: StepRecord, result: str) -> None:
-        # A plain tuple: cheaper than a copy of the record without its result.
-        fields = (
-            record.step,
-            record.agent,
-            record.status,
-            record.started_at,
-            record.ended_at,
-            record.attempts,
-            record.error,
-            record.error_type,
-        )
-        self.records.append((fields, result))
-
-    def summary(self, workflow_id: str) -> RunSummary:
-        return RunSummary(
-            workflow_id=workflow_id,
-            workflow_type=self.workflow_type,
-            status=self.status,
-            timeout=self.timeout,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            resumes=self.resumes,
-            steps_done=sum(1 for fields, _ in self.records if fields[2] == Status.SUCCESS),
-        )
-
-    def stored(self, workflow_id: str) -> StoredRun:
-        return StoredRun(
-            workflow_id=workflow_id,
-            workflow_type=self.workflow_type,
-            data=json.loads(self.data),
-            timeout=self.timeout,
-            status=self.status,
-            records=tuple(_record(fields, text) for fields, text in self.records),
-            response=None if self.response is None else json.loads(self.response),
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            resumes=self.resumes,
-        )
-
-
-def _record(fields: _RecordFields, result: str) -> StepRecord:
-    step, agent, status, started_at, ended_at, attempts, error, error_type = fields
-    return StepRecord(
-        step=step,
-        agent=agent,
-        status=status,
-        started_at=started_at,
-        ended_at=ended_at,
-        attempts=attempts,
-        result=json.loads(result),
-        error=error,
-        error_type=error_type,
-    )
-
-
-class MemoryStore:
-    """A :class:`LedgerStore` in this process's memory: lost when the process ends.
-
-    It keeps values as JSON text, as a durable store does, so it accepts and gives
-    back exactly what one would, and nothing a caller holds can change what it keeps.
-
-    Args:
-        clock: The wall clock for ``created_at``, ``updated_at`` and claims.
-        max_runs: How many runs it keeps; past that, creating a run forgets the oldest
-            finished one, so a long-lived process does not grow without bound (None:
-            keep every run).
-    """
-
-    def __init__(self, *, clock: Clock = time.time, max_runs: int | None = 10_000) -> None:
-        if max_runs is not None and (
-            isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1
-        ):
-            msg = f"max_runs must be an int >= 1 or None, got {max_runs!r}"
-            raise ValueError(msg)
-        self._clock = clock
-        self._max_runs = max_runs
-        self._runs: dict[str, _MemoryRun] = {}
-        self._created = itertools.count()
-        # Finished runs by creation order, (seq, id): the oldest is forgotten first. An
-        # entry whose run has since been resumed or forgotten is stale, and skipped.
-        self._finished: list[tuple[int, str]] = []
-        self._closed = False
-
-    def _forget_oldest_finished(self) -> None:
-        """Forget the oldest finished run when the store is full: O(log n), no scan."""
-        if self._max_runs is None or len(self._runs) < self._max_runs:
-            return
-        finished = self._finished
-        while finished:
-            seq, workflow_id = heapq.heappop(finished)
-            run = self._runs.get(workflow_id)
-            if run is not None and run.seq == seq and run.status != RUNNING:
-                del self._runs[workflow_id]
-                return
-
-    def _run(self, workflow_id: str) -> _MemoryRun:
-        self._check_open()
-        if (run := self._runs.get(workflow_id)) is None:
-            raise UnknownRunError(workflow_id)
-        return run
-
-    def _check_open(self) -> None:
-        if self._closed:
-            msg = "the ledger store is closed"
-            raise RuntimeError(msg)
-
-    async def create_run(
-        self, workflow_id: str, workflow_type: str, data: Any, timeout: float
-    ) -> None:
-        """Store a new run; see :meth:`LedgerStore.create_run`."""
-        self._check_open()
-        if workflow_id in self._runs:
-            msg = f"a run with workflow_id {workflow_id!r} is already stored"
-            raise ValueError(msg)
-        encoded = encode_json(data, "workflow data")
-        self._forget_oldest_finished()
-        now = self._clock()
-        self._runs[workflow_id] = _MemoryRun(
-            seq=next(self._created),
-            workflow_type=workflow_type,
-            data=encoded,
-            timeout=timeout,
-            created_at=now,
-            updated_at=now,
-        )
-        # Writes are not cancellable: the run is stored, so no cancellation is raised.
-        await trio.lowlevel.cancel_shielded_checkpoint()
-
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
-        """Append a step record; see :meth:`LedgerStore.record_step`."""
-        run = self._run(workflow_id)
-        result = encode_result(record)
-        run.append(record, result)
-        run.updated_at = self._clock()
-        # A memory write completes at once, so it does not yield: that would cost every
-        # run a scheduling round per step (the asks around it yield).
-
-    async def finish_run(
-        self,
-        workflow_id: str,
-        *,
-        outcome: str,
-        response: Mapping[str, Any],
-        records: Sequence[StepRecord] = (),
-    ) -> None:
-        """Store how the run ended; see :meth:`LedgerStore.finish_run`."""
-        run = self._run(workflow_id)
-        check_outcome(outcome)
-        # Everything is encoded before anything changes: all of it is stored, or none.
-        encoded = [(record, encode_result(record)) for record in records]
-        text = encode_response(response)
-        for record, result in encoded:
-            run.append(record, result)
-        if run.status == RUNNING:
-            heapq.heappush(self._finished, (run.seq, workflow_id))
-        run.status, run.response, run.updated_at = outcome, text, self._clock()
-        # No yield, as in record_step: at a deadline burst, each run's last write would
-        # otherwise put its answer behind another round of every other run.
-
-    async def load_run(self, workflow_id: str) -> StoredRun | None:
-        """Return the run, or None; see :meth:`LedgerStore.load_run`."""
-        self._check_open()
-        await trio.lowlevel.checkpoint()
-        return None if (run := self._runs.get(workflow_id)) is None else run.stored(workflow_id)
-
-    async def list_runs(self) -> list[StoredRun]:
-        """Return every run, newest first; see :meth:`LedgerStore.list_runs`."""
-        self._check_open()
-        await trio.lowlevel.checkpoint()
-        # Reversed insertion order breaks ties between runs created at the same time.
-        newest = reversed(list(self._runs.items()))
-        runs = sorted(newest, key=lambda item: item[1].created_at, reverse=True)
-        return [run.stored(workflow_id) for workflow_id, run in runs]
-
-    async def page_runs(
-        self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
-    ) -> RunPage:
-        """Return a page of runs, newest first; see :meth:`LedgerStore.page_runs`.
-
-        One pass over the runs held (at most ``max_runs``), not an index walk.
-        """
-        self._check_open()
-        check_page(status, limit, before)
-        await trio.lowlevel.checkpoint()
-        end = None if before is None else (before.created_at, before.workflow_id)
-        keys = (
-            (run.created_at, workflow_id)
-            for workflow_id, run in self._runs.items()
-            if (status is None or run.status == status)
-            and (end is None or (run.created_at, workflow_id) < end)
-        )
-        newest = heapq.nlargest(limit + 1, keys)
-        return make_page(
-            (self._runs[workflow_id].summary(workflow_id) for _, workflow_id in newest[:limit]),
-            more=len(newest) > limit,
-        )
-
-    async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
-        """Take a run for a resume; see :meth:`LedgerStore.claim`."""
-        run = self._run(workflow_id)
-        now = self._clock()
-        held = run.claimed_by not in (None, owner) and run.claimed_until >= now
-        taken = not held and run.status != Status.SUCCESS
-        if taken:
-            run.claimed_by, run.claimed_until = owner, claim_until(now, timeout)
-            run.status, run.timeout, run.updated_at = RUNNING, timeout, now
-            run.response = None  # running again: the old outcome no longer stands
-            run.resumes += 1
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return taken
-
-    async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a claim; see :meth:`LedgerStore.release`."""
-        self._check_open()
-        if (run := self._runs.get(workflow_id)) is not None and run.claimed_by == owner:
-            run.claimed_by, run.claimed_until = None, 0.0
-        await trio.lowlevel.cancel_shielded_checkpoint()
-
-    async def aclose(self) -> None:
-        """Close the store; see :meth:`LedgerStore.aclose`."""
-        self._closed = True
-        await trio.lowlevel.cancel_shielded_checkpoint()
+def check_limit(limit: int) -> int:
+    """Return ``limit``, or raise unless it is an int >= 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        msg = f"limit must be an int >= 1, got {limit!r}"
+        raise ValueError(msg)
+    return limit

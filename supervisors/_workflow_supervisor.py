@@ -17,15 +17,17 @@ from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
 
 from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
+from ._leases import LeaseKeeper
 from ._ledger import OUTCOME_UNKNOWN, REFUSED, ErrorType, Status
+from ._memory_store import MemoryStore
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
 from ._report import RunReport, check_timeout, error_report
 from ._retry import RetryPolicy
 from ._run import WorkflowRun
 from ._store import (
+    LEASE_TIME,
     LedgerStore,
-    MemoryStore,
     ResumeConflictError,
     StoredRun,
     StoreUnavailableError,
@@ -99,16 +101,19 @@ class WorkflowSupervisor:
         adaptive: AdaptiveTimeouts | None = None,
         store: LedgerStore | None = None,
         live_runs: set[str] | None = None,
+        keeper: LeaseKeeper | None = None,
     ) -> None:
         self.history = history if history is not None else LatencyHistory()
         self.store: LedgerStore = store if store is not None else MemoryStore()
+        # Holds this supervisor's runs in the store (its owner id and heartbeat).
+        self.keeper = keeper if keeper is not None else LeaseKeeper(self.store)
         self.adaptive = adaptive
         self._actors = actors
         self._runs = runs
         self._workflows: dict[str, Workflow] = {}
         self._routes: dict[str, ActorRef] = {}
-        # Runs going on in this process. A first start holds no claim in the store (so
-        # that a run whose process died can be resumed at once), so resume() checks here;
+        # Runs going on in this process. They share one owner (one lease) in the store,
+        # and an owner may claim its own runs, so resume() checks here first;
         # supervisors that share a store in one process share this set too.
         self._live: set[str] = live_runs if live_runs is not None else set()
         self._on_report = on_report
@@ -205,7 +210,9 @@ class WorkflowSupervisor:
             )
         options.check_steps(workflow)
         try:
-            await self.store.create_run(workflow_id, workflow.name, data, options.timeout)
+            await self.store.create_run(
+                workflow_id, workflow.name, data, options.timeout, owner=self.keeper.owner
+            )
         except (TypeError, ValueError) as exc:
             error = f"Invalid workflow data: {exc}"
             return self._reported(
@@ -223,7 +230,13 @@ class WorkflowSupervisor:
                     ErrorType.STORE_UNAVAILABLE,
                 )
             )
-        report = await self._go(workflow, data, workflow_id, options, prior, asked_at=asked_at)
+        try:
+            report = await self._go(workflow, data, workflow_id, options, prior, asked_at=asked_at)
+        except BaseException:
+            # Cut off before it finished (cancelled): another may resume it at once.
+            with trio.CancelScope(shield=True):
+                await self.store.release(workflow_id, self.keeper.owner)
+            raise
         return self._reported(report)
 
     async def resume(
@@ -272,14 +285,24 @@ class WorkflowSupervisor:
         options.check_steps(workflow)
         if workflow_id in self._live:
             raise ResumeConflictError(workflow_id)
-        owner = uuid.uuid4().hex
-        if not await self.store.claim(workflow_id, owner, timeout=options.timeout):
+        owner = self.keeper.owner
+        self._live.add(workflow_id)  # before the claim: this owner may claim its own runs
+        try:
+            claimed = await self.store.claim(workflow_id, owner, timeout=options.timeout)
+        except BaseException:
+            self._live.discard(workflow_id)
+            raise
+        if not claimed:
+            self._live.discard(workflow_id)
             stored = await self._load(workflow_id)
             if stored.status == Status.SUCCESS and stored.response is not None:
                 return self._reported(_stored_report(stored))  # the other resume finished it
             raise ResumeConflictError(workflow_id)
         try:
-            stored = await self._load(workflow_id)  # as of the claim
+            try:
+                stored = await self._load(workflow_id)  # as of the claim
+            finally:
+                self._live.discard(workflow_id)  # _go marks it live again at once
             report = await self._go(
                 workflow,
                 stored.data,
@@ -463,6 +486,8 @@ async def open_workflow_supervisor(
     adaptive: AdaptiveTimeouts | None = None,
     store: LedgerStore | None = None,
     live_runs: set[str] | None = None,
+    owner: str | None = None,
+    lease_time: float = LEASE_TIME,
 ) -> AsyncIterator[WorkflowSupervisor]:
     """Open a workflow supervisor for the body of an ``async with``.
 
@@ -473,18 +498,26 @@ async def open_workflow_supervisor(
     timeout of their own get one from it. Runs are kept in ``store`` (an in-memory
     one by default), from which :meth:`WorkflowSupervisor.resume` continues them.
 
+    Its runs are leased in the store to ``owner`` (a new id by default): the supervisor
+    beats every third of ``lease_time`` while it is open, so an orchestrator elsewhere
+    sharing the store neither resumes them nor recovers them until its beats stop.
+
     Usage::
 
         async with open_workflow_supervisor(workflows=[onboarding]) as supervisor:
             await supervisor.spawn(PlanAgent, name="plan", handles=["generate_plan"])
             report = await supervisor.run("plan_only", {"name": "P"}, timeout=5)
     """
+    keeper = LeaseKeeper(
+        store if store is not None else MemoryStore(), owner=owner, lease_time=lease_time
+    )
     async with (
         open_supervisor(
             name=name, strategy=strategy, max_restarts=max_restarts, within=within
         ) as actors,
         trio.open_nursery() as runs,
     ):
+        await runs.start(keeper.serve)
         supervisor = WorkflowSupervisor(
             actors,
             runs,
@@ -493,8 +526,9 @@ async def open_workflow_supervisor(
             inbox_capacity=inbox_capacity,
             history=history,
             adaptive=adaptive,
-            store=store,
+            store=keeper.store,
             live_runs=live_runs,
+            keeper=keeper,
         )
         runs.start_soon(supervisor._serve_inbox)
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import hypothesis
 import pytest
@@ -37,3 +38,33 @@ hypothesis.settings.register_profile(
     suppress_health_check=[hypothesis.HealthCheck.too_slow],
 )
 hypothesis.settings.load_profile("mira")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the whole session; its URL.
+
+    Where the server binaries are missing the tests that need it are skipped, loudly;
+    under CI (CI=true) they fail instead, so a CI run never passes without them.
+    """
+    from tests import postgres_server as server
+
+    reason = server.missing()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        reason = reason or "psycopg is not installed: pip install -e '.[postgres]'"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL tests cannot run under CI: {reason}")
+        pytest.skip(f"SKIPPING POSTGRESQL TESTS: {reason}")
+    with server.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The URL of an empty database on the session's PostgreSQL server (no ledger in it)."""
+    from tests import postgres_server as server
+
+    return server.emptied(postgres_server)

@@ -49,3 +49,18 @@ def test_readme_examples_run(
     assert "status" not in durable
     estimate = namespace["EstimateAgent"]().respond({"type": "estimate", "data": {"tasks": [1, 2]}})
     assert estimate["data"] == {"hours": 16}
+
+
+def test_readme_shared_store_example_runs_on_postgres(postgres_url: str) -> None:
+    """The README's shared-store example runs a workflow through a PostgreSQL URL."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    response = trio.run(namespace["shared"], postgres_url, namespace["message"])
+    assert "status" not in response
+    assert [s["step"] for s in response["steps"]] == [
+        "generate_plan",
+        "assess_risks",
+        "generate_report",
+    ]

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 
 from mira_actors import safe_str
+from supervisors import is_postgres_url
 
 from . import _commands
 from ._backend import BACKEND_NAMES
@@ -30,6 +31,7 @@ _BAD_INPUT = (ImportError, TypeError, ValueError, OSError, sqlite3.Error)
 
 
 DIST = "mira-actors"
+STORE_HELP = "the runs' SQLite file, or a postgresql:// URL"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +72,7 @@ def _main(argv: Sequence[str] | None) -> int:
             )
             return EXIT_BAD_INPUT
         command = functools.partial(_commands.run, args, message)
-    elif not os.path.exists(args.store):
+    elif not is_postgres_url(args.store) and not os.path.exists(args.store):
         say(f"no ledger store at {args.store!r}")
         return EXIT_BAD_INPUT
     elif args.command == "resume":
@@ -198,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("file", help="a JSON file holding the message, or '-' for standard input")
     run.add_argument(
-        "--store", metavar="PATH", help="keep the run in this SQLite file (default: in memory)"
+        "--store",
+        metavar="STORE",
+        help="keep the run in this SQLite file or postgresql:// URL (default: in memory)",
     )
     resume = commands.add_parser(
         "resume",
@@ -206,11 +210,11 @@ def _parser() -> argparse.ArgumentParser:
         help="continue a stored run that timed out, failed or crashed; print the response",
     )
     resume.add_argument("workflow_id", help="the run's workflow_id (see 'runs')")
-    resume.add_argument("--store", metavar="PATH", required=True, help="the run's SQLite file")
+    resume.add_argument("--store", metavar="STORE", required=True, help=STORE_HELP)
     runs = commands.add_parser(
-        "runs", parents=[logs], help="list the stored runs: status, steps done and age"
+        "runs", parents=[logs], help="list the stored runs: status, steps done, age and lease"
     )
-    runs.add_argument("--store", metavar="PATH", required=True, help="the SQLite file")
+    runs.add_argument("--store", metavar="STORE", required=True, help=STORE_HELP)
     serve = commands.add_parser(
         "serve",
         parents=[logs],

@@ -9,7 +9,6 @@ import json
 import shlex
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,14 +17,13 @@ import trio
 from supervisors import (
     DamagedRunError,
     LedgerStore,
-    MemoryStore,
     ResumeConflictError,
     RetryPolicy,
     RunEvent,
     RunStarted,
     StoredRun,
     UnknownRunError,
-    open_sqlite_store,
+    open_store,
 )
 
 from ._log_output import JsonProgress, say_error
@@ -68,13 +66,10 @@ def exit_code(response: dict[str, Any]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def opened_store(path: str | None) -> AsyncIterator[LedgerStore]:
-    """The SQLite store at ``path``, or a store in memory when there is none."""
-    if path is None:
-        yield MemoryStore()
-    else:
-        async with open_sqlite_store(path) as store:
-            yield store
+async def opened_store(target: str | None) -> AsyncIterator[LedgerStore]:
+    """The store ``target`` names (a SQLite path or a PostgreSQL URL), or one in memory."""
+    async with open_store(target) as store:
+        yield store
 
 
 def policy_options(args: argparse.Namespace, started: list[str] | None = None) -> dict[str, Any]:
@@ -170,15 +165,18 @@ async def resume(args: argparse.Namespace, started: list[str]) -> int:
 
 async def runs(args: argparse.Namespace, started: list[str]) -> int:
     """`runs`: print a table of the stored runs, newest first."""
-    async with open_sqlite_store(args.store, read_only=True) as store:
+    async with open_store(args.store, read_only=True) as store:
         stored = await store.list_runs()
-    print(runs_table(stored, now=time.time()))
+        now = await store.now()  # leases are judged by the store's clock
+    print(runs_table(stored, now=now))
     return EXIT_SUCCESS
 
 
 def runs_table(stored: list[StoredRun], *, now: float) -> str:
-    """Format runs as a table: id, workflow, status, steps done, resumes and age."""
-    rows = [("WORKFLOW_ID", "WORKFLOW", "STATUS", "STEPS_DONE", "RESUMES", "AGE")]
+    """Format runs as a table: id, workflow, status, steps done, resumes, age, owner, lease."""
+    rows = [
+        ("WORKFLOW_ID", "WORKFLOW", "STATUS", "STEPS_DONE", "RESUMES", "AGE", "OWNER", "LEASE")
+    ]
     for run in stored:
         rows.append(
             (
@@ -188,6 +186,8 @@ def runs_table(stored: list[StoredRun], *, now: float) -> str:
                 str(len(run.completed_steps)),
                 str(run.resumes),
                 age(now - run.created_at),
+                run.owner[:12] if run.owner else "-",
+                lease(run, now),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -195,6 +195,15 @@ def runs_table(stored: list[StoredRun], *, now: float) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def lease(run: StoredRun, now: float) -> str:
+    """Say how long the run's lease holds ('12s left'), 'expired', or '-' with no owner."""
+    if run.owner is None:
+        return "-"
+    if run.lease_expires_at is None or run.lease_expires_at < now:
+        return "expired"
+    return f"{age(run.lease_expires_at - now)} left"
 
 
 def age(seconds: float) -> str:

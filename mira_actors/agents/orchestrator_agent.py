@@ -12,6 +12,7 @@ import trio
 from mira_actors import MiraError, safe_repr, safe_str
 from supervisors import (
     DEFAULT_TIMEOUT,
+    LEASE_TIME,
     AdaptiveTimeouts,
     EventSink,
     LatencyHistory,
@@ -22,6 +23,7 @@ from supervisors import (
     StepRecord,
     Workflow,
     WorkflowSupervisor,
+    new_owner_id,
     open_workflow_supervisor,
 )
 
@@ -61,6 +63,10 @@ class OrchestratorAgent(BaseAgent):
     ``within`` seconds end the calls (or the ``running()`` block) with
     RestartIntensityError.
 
+    Its runs are kept in ``store`` and leased there to this orchestrator (``owner``),
+    renewed every third of ``lease_time`` seconds while a call is going on: another
+    orchestrator sharing the store neither resumes nor recovers them meanwhile.
+
     Usage::
 
         orchestrator = OrchestratorAgent()
@@ -80,6 +86,7 @@ class OrchestratorAgent(BaseAgent):
         store: LedgerStore | None = None,
         max_restarts: int = 3,
         within: float = 5.0,
+        lease_time: float = LEASE_TIME,
     ) -> None:
         _check_intensity(max_restarts, within)
         # How many crashes of its agent actors (within how many seconds) the orchestrator
@@ -93,6 +100,10 @@ class OrchestratorAgent(BaseAgent):
         # Every run is kept here (in memory unless a durable store is given), so that
         # resume() can continue one that timed out, failed or crashed.
         self.store: LedgerStore = store if store is not None else MemoryStore()
+        # The owner of this orchestrator's runs in the store: their leases are renewed
+        # every third of ``lease_time`` while a call (or running()) is going on.
+        self.owner = new_owner_id()
+        self.lease_time = lease_time
         # Runs going on in this orchestrator, across its per-call supervisors: a resume
         # of one of them must wait until it ends.
         self._live_runs: set[str] = set()
@@ -175,6 +186,8 @@ class OrchestratorAgent(BaseAgent):
             live_runs=self._live_runs,
             max_restarts=self.max_restarts,
             within=self.within,
+            owner=self.owner,
+            lease_time=self.lease_time,
         ) as system:
             for agent in self._agents.values():
                 await system.spawn(_same, agent, name=agent.agent_id, handles=agent.message_types)

@@ -31,7 +31,6 @@ from supervisors import (
     WorkflowSupervisor,
     open_workflow_supervisor,
 )
-from supervisors._store import CLAIM_GRACE
 
 T = TypeVar("T")
 SECRET = "hunter2"  # in stored results: no log may show it
@@ -492,14 +491,15 @@ async def test_resuming_a_run_still_in_its_first_start_is_a_conflict(
     assert (done.status, done.resumes, done.completed_steps) == ("success", 0, ["a", "b", "c"])
 
 
-async def test_a_claim_whose_holder_died_lapses(
+async def test_a_lease_whose_owner_stopped_beating_lapses(
     store: LedgerStore, wall: WallClock, autojump_clock: trio.abc.Clock
 ) -> None:
-    """A claim left by a resumer that died holds for its timeout plus the grace, then lapses."""
+    """A run held by an owner that died is refused until its lease lapses, then resumed."""
     async with system(store, 1, 1, 1) as (supervisor, agents):
         workflow_id = await timed_out(supervisor, agents)
+        await store.heartbeat("a resumer that died", lease_time=15.0)
         assert await store.claim(workflow_id, "a resumer that died", timeout=5)
-        wall.now += 5 + CLAIM_GRACE
+        wall.now += 15.0
         with pytest.raises(ResumeConflictError):
             await supervisor.resume(workflow_id, timeout=10)
         wall.now += 1

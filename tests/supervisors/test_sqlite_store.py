@@ -18,6 +18,7 @@ import pytest
 import trio
 
 from supervisors import StepRecord
+from supervisors._sqlite_file import StoreFileError
 from supervisors._sqlite_store import SqliteStore, open_sqlite_store
 from supervisors._store import DamagedRunError
 
@@ -58,12 +59,12 @@ async def three_steps(db: Path) -> None:
 
 
 async def test_the_file_is_in_wal_mode(db: Path) -> None:
-    """The database file is in WAL mode and holds the runs and steps tables."""
+    """The database file is in WAL mode and holds the runs, steps and owners tables."""
     async with open_sqlite_store(db):
         with raw(db) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            assert {name for (name,) in tables} == {"runs", "steps"}
+            assert {name for (name,) in tables} == {"runs", "steps", "owners"}
 
 
 def test_synchronous_is_normal_or_full(db: Path) -> None:
@@ -93,6 +94,7 @@ async def test_stores_on_one_file_share_runs_and_claims(db: Path) -> None:
         wins = []
 
         async def claim(store: SqliteStore, owner: str) -> None:
+            await store.heartbeat(owner)
             if await store.claim("r1", owner, timeout=5.0):
                 wins.append(owner)
 
@@ -226,6 +228,43 @@ async def test_a_damaged_run_row_is_a_clear_error_and_left_out_of_lists(
     assert [extra(r, "error_type", "workflow_id", "field") for r in caplog.records] == [
         ("invalid_run_format", "r1", field)
     ] * 2
+
+
+VERSION_1 = """
+CREATE TABLE runs (
+    workflow_id TEXT PRIMARY KEY, workflow_type TEXT NOT NULL, data TEXT NOT NULL,
+    timeout REAL NOT NULL, status TEXT NOT NULL, response TEXT, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, resumes INTEGER NOT NULL DEFAULT 0, claimed_by TEXT,
+    claimed_until REAL
+);
+CREATE TABLE steps (
+    id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL REFERENCES runs (workflow_id),
+    step TEXT NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL,
+    ended_at REAL NOT NULL, attempts INTEGER NOT NULL, result TEXT NOT NULL, error TEXT,
+    error_type TEXT
+);
+INSERT INTO runs VALUES ('old', 'wf', '{}', 5.0, 'running', NULL, 1.0, 1.0, 1, 'gone', 99.0);
+INSERT INTO steps VALUES (1, 'old', 'plan', 'a', 'success', 1.0, 2.0, 1, '{"n": 1}', NULL, NULL);
+PRAGMA application_id = 0x4D495241;
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_version_1_file_is_upgraded_with_its_runs(db: Path) -> None:
+    """A file of schema version 1 (claims, no leases) gains leases and keeps its runs."""
+    with raw(db) as connection:
+        connection.executescript(VERSION_1)
+    with pytest.raises(StoreFileError, match="open it once for writing"):
+        async with open_sqlite_store(db, read_only=True):
+            pass
+    async with open_sqlite_store(db) as store:
+        run = await store.load_run("old")
+        assert run is not None
+        assert (run.status, run.owner, run.completed_steps) == ("running", None, ["plan"])
+        await store.heartbeat("me")
+        assert await store.claim_expired("me") == ["old"]
+    with raw(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
 
 
 CHILD = """

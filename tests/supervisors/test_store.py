@@ -1,4 +1,4 @@
-"""The ledger store contract, held by every store: the in-memory one and the SQLite one."""
+"""The ledger store contract, held by every store: in memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import pytest
 import trio
 
 from supervisors import StepRecord
+from supervisors._memory_store import MemoryStore
 from supervisors._sqlite_store import open_sqlite_store
 from supervisors._store import (
-    CLAIM_GRACE,
     LedgerStore,
-    MemoryStore,
     StoredRun,
     UnknownRunError,
 )
@@ -37,7 +36,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[LedgerStore]:
@@ -46,9 +45,15 @@ async def store(
         memory = MemoryStore(clock=clock)
         yield memory
         await memory.aclose()
-    else:
+    elif request.param == "sqlite":
         async with open_sqlite_store(tmp_path / "ledger.db", clock=clock) as sqlite:
             yield sqlite
+    else:
+        from supervisors._postgres_store import open_postgres_store
+
+        url = request.getfixturevalue("postgres_url")
+        async with open_postgres_store(url, clock=clock) as postgres:
+            yield postgres
 
 
 def record(step: str, status: str = "success", result: Any = None, **fields: Any) -> StepRecord:
@@ -124,6 +129,8 @@ async def test_writes_to_an_unknown_run_raise(store: LedgerStore) -> None:
         await store.finish_run("ghost", outcome="success", response={})
     with pytest.raises(UnknownRunError, match="'ghost'"):
         await store.claim("ghost", "me", timeout=1.0)
+    with pytest.raises(UnknownRunError, match="'ghost'"):
+        await store.request_cancel("ghost")
     assert await store.list_runs() == []
 
 
@@ -251,28 +258,33 @@ async def test_claim_lets_one_owner_resume(store: LedgerStore, clock: FakeClock)
     await store.create_run("r1", "wf", {}, 5.0)
     await store.finish_run("r1", outcome="timeout", response={"status": "timeout"})
     clock.now = 1_100.0
+    await store.heartbeat("first", lease_time=10.0)
     assert await store.claim("r1", "first", timeout=60.0) is True
     run = await stored(store, "r1")
-    assert (run.status, run.timeout, run.resumes, run.updated_at) == (
+    assert (run.status, run.timeout, run.resumes, run.updated_at, run.response) == (
         "running",
         60.0,
         1,
         1_100.0,
+        None,
     )
+    assert (run.owner, run.lease_expires_at) == ("first", 1_110.0)
     assert await store.claim("r1", "second", timeout=60.0) is False
     await store.release("r1", "second")  # not the holder: changes nothing
     assert await store.claim("r1", "second", timeout=60.0) is False
     await store.release("r1", "first")
+    assert (await stored(store, "r1")).owner is None
     assert await store.claim("r1", "second", timeout=60.0) is True
     assert (await stored(store, "r1")).resumes == 2
 
 
 async def test_concurrent_claims_have_one_winner(store: LedgerStore) -> None:
-    """Of many owners claiming one run at once, exactly one gets it."""
+    """Of many live owners claiming one run at once, exactly one gets it."""
     await store.create_run("r1", "wf", {}, 5.0)
     wins: list[str] = []
 
     async def claim(owner: str) -> None:
+        await store.heartbeat(owner)
         if await store.claim("r1", owner, timeout=5.0):
             wins.append(owner)
 
@@ -283,24 +295,69 @@ async def test_concurrent_claims_have_one_winner(store: LedgerStore) -> None:
     assert (await stored(store, "r1")).resumes == 1
 
 
-async def test_a_claim_lapses_after_its_deadline_and_grace(
+async def test_a_lease_lapses_when_its_owner_stops_beating(
     store: LedgerStore, clock: FakeClock
 ) -> None:
-    """A claim whose holder died (never released) can be taken after timeout + grace."""
-    await store.create_run("r1", "wf", {}, 5.0)
-    assert await store.claim("r1", "dead", timeout=10.0)
-    clock.now += 10.0 + CLAIM_GRACE
+    """A run's lease holds until lease_time after its owner's last beat, then may be taken."""
+    await store.heartbeat("dead", lease_time=10.0)
+    await store.create_run("r1", "wf", {}, 5.0, owner="dead")
+    await store.heartbeat("next")
+    clock.now += 10.0
     assert await store.claim("r1", "next", timeout=10.0) is False
     clock.now += 0.5
     assert await store.claim("r1", "next", timeout=10.0) is True
+    assert (await stored(store, "r1")).owner == "next"
+
+
+async def test_one_heartbeat_renews_every_lease_of_its_owner(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """An owner that beats keeps all its runs, however long they go; its lease moves on."""
+    await store.heartbeat("me", lease_time=10.0)
+    for n in range(5):
+        await store.create_run(f"r{n}", "wf", {}, 5.0, owner="me")
+    for _ in range(3):
+        clock.now += 8.0
+        await store.heartbeat("me", lease_time=10.0)
+    await store.heartbeat("other")
+    assert [await store.claim(f"r{n}", "other", timeout=1.0) for n in range(5)] == [False] * 5
+    assert await store.claim_expired("other") == []
+    assert {run.lease_expires_at for run in await store.list_runs()} == {1_034.0}
+
+
+async def test_a_first_start_takes_a_lease(store: LedgerStore) -> None:
+    """A run created with an owner is held by it: a resume by another is refused."""
+    await store.heartbeat("starter")
+    await store.create_run("r1", "wf", {}, 5.0, owner="starter")
+    await store.heartbeat("resumer")
+    assert await store.claim("r1", "resumer", timeout=5.0) is False
+    assert (await stored(store, "r1")).owner == "starter"
+
+
+async def test_an_owner_that_never_beat_holds_nothing(store: LedgerStore) -> None:
+    """A run whose owner never beat (it died first) is abandoned at once."""
+    await store.create_run("r1", "wf", {}, 5.0, owner="ghost")
+    await store.heartbeat("resumer")
+    assert await store.claim("r1", "resumer", timeout=5.0)
 
 
 async def test_the_holder_may_claim_again(store: LedgerStore) -> None:
-    """An owner that holds the claim gets it again (each claim counts as a resume)."""
+    """An owner that holds the lease gets it again (each claim counts as a resume)."""
+    await store.heartbeat("me")
     await store.create_run("r1", "wf", {}, 5.0)
     assert await store.claim("r1", "me", timeout=1.0)
     assert await store.claim("r1", "me", timeout=2.0)
     assert (await stored(store, "r1")).resumes == 2
+
+
+async def test_finishing_a_run_ends_its_lease(store: LedgerStore) -> None:
+    """A run that finished (timeout) has no owner: another may resume it at once."""
+    await store.heartbeat("me")
+    await store.create_run("r1", "wf", {}, 5.0, owner="me")
+    await store.finish_run("r1", outcome="timeout", response={})
+    assert (await stored(store, "r1")).owner is None
+    await store.heartbeat("other")
+    assert await store.claim("r1", "other", timeout=5.0)
 
 
 async def test_a_succeeded_run_cannot_be_claimed(store: LedgerStore) -> None:
@@ -312,11 +369,85 @@ async def test_a_succeeded_run_cannot_be_claimed(store: LedgerStore) -> None:
     assert (run.status, run.resumes, run.response) == ("success", 0, {"steps": []})
 
 
-async def test_a_crashed_first_run_can_be_claimed_at_once(store: LedgerStore) -> None:
-    """A run's first start holds no claim, so a run left 'running' by a crash is claimable."""
+async def test_a_crashed_run_without_owner_can_be_claimed_at_once(store: LedgerStore) -> None:
+    """A run left 'running' with no owner (released, or from an old ledger) is claimable."""
     await store.create_run("r1", "wf", {}, 5.0)
     await store.record_step("r1", record("plan"))
     assert await store.claim("r1", "resumer", timeout=5.0)
+
+
+async def test_claim_expired_takes_only_abandoned_running_runs(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """Recovery takes running runs whose lease lapsed or that have none, oldest first."""
+    await store.heartbeat("alive", lease_time=100.0)
+    await store.heartbeat("dead", lease_time=10.0)
+    await store.create_run("held", "wf", {}, 5.0, owner="alive")
+    clock.now += 1.0
+    await store.create_run("orphan", "wf", {}, 5.0, owner="dead")
+    clock.now += 1.0
+    await store.create_run("ownerless", "wf", {}, 5.0)
+    await store.create_run("failed", "wf", {}, 5.0, owner="dead")
+    await store.finish_run("failed", outcome="error", response={})
+    clock.now += 20.0
+    await store.heartbeat("rescuer")
+    assert await store.claim_expired("rescuer", limit=1) == ["orphan"]
+    assert await store.claim_expired("rescuer") == ["ownerless"]
+    assert await store.claim_expired("rescuer") == []
+    owners = {run.workflow_id: run.owner for run in await store.list_runs()}
+    assert owners == {"held": "alive", "orphan": "rescuer", "ownerless": "rescuer", "failed": None}
+    run = await stored(store, "orphan")
+    assert (run.status, run.resumes) == ("running", 0)  # the resume's claim counts it
+    assert await store.claim("orphan", "rescuer", timeout=5.0)
+
+
+async def test_concurrent_recoverers_split_the_abandoned_runs(store: LedgerStore) -> None:
+    """Recoverers running at once take each abandoned run exactly once between them."""
+    for n in range(20):
+        await store.create_run(f"r{n}", "wf", {}, 5.0)
+    taken: list[str] = []
+
+    async def recover(owner: str) -> None:
+        await store.heartbeat(owner)
+        while batch := await store.claim_expired(owner, limit=3):
+            taken.extend(batch)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(4):
+            nursery.start_soon(recover, f"rescuer-{n}")
+    assert sorted(taken) == sorted(f"r{n}" for n in range(20))
+
+
+async def test_a_cancel_request_reaches_the_owner_at_its_heartbeat(store: LedgerStore) -> None:
+    """request_cancel marks a running run; its owner's next heartbeat returns it."""
+    await store.heartbeat("me")
+    await store.create_run("r1", "wf", {}, 5.0, owner="me")
+    await store.create_run("r2", "wf", {}, 5.0, owner="me")
+    await store.create_run("done", "wf", {}, 5.0, owner="me")
+    await store.finish_run("done", outcome="success", response={})
+    assert await store.request_cancel("r1") is True
+    assert await store.request_cancel("done") is False
+    assert (await stored(store, "r1")).cancel_requested
+    assert await store.heartbeat("me") == {"r1"}
+    assert await store.heartbeat("someone else") == frozenset()
+    await store.finish_run("r1", outcome="error", response={})
+    assert not (await stored(store, "r1")).cancel_requested
+    assert await store.heartbeat("me") == frozenset()
+    with pytest.raises(UnknownRunError, match="'ghost'"):
+        await store.request_cancel("ghost")
+
+
+@pytest.mark.parametrize("lease_time", [0, -1.0, math.inf, math.nan])
+async def test_a_bad_lease_time_is_refused(store: LedgerStore, lease_time: float) -> None:
+    """A lease time that is not a positive, finite number of seconds is a ValueError."""
+    with pytest.raises(ValueError, match="lease_time must be positive and finite"):
+        await store.heartbeat("me", lease_time=lease_time)
+
+
+async def test_now_is_the_stores_clock(store: LedgerStore, clock: FakeClock) -> None:
+    """now() reads the clock lease expiry is judged by."""
+    clock.now = 4_321.5
+    assert await store.now() == 4_321.5
 
 
 async def test_writes_are_not_cancellable(store: LedgerStore) -> None:

@@ -40,7 +40,8 @@ class BlockedRiskAgent(RiskAssessmentAgent):
 
 async def main(path: str) -> None:
     async with open_sqlite_store(path) as store:
-        orchestrator = OrchestratorAgent(store=store)
+        # A short lease, so the test need not wait long for it to lapse after the kill.
+        orchestrator = OrchestratorAgent(store=store, lease_time=1.0)
         for agent in (ProjectPlanAgent(), BlockedRiskAgent(), StatusReporterAgent()):
             orchestrator.register_agent(agent)
         await orchestrator.process_async(MESSAGE, timeout=60)

@@ -214,8 +214,11 @@ def test_store_resume_and_runs(tmp_path: Path) -> None:
     listed = run_cli("runs", "--store", store)
     assert listed.returncode == 0, listed.stderr
     header, row = listed.stdout.splitlines()
-    assert header.split() == ["WORKFLOW_ID", "WORKFLOW", "STATUS", "STEPS_DONE", "RESUMES", "AGE"]
+    assert header.split() == [
+        "WORKFLOW_ID", "WORKFLOW", "STATUS", "STEPS_DONE", "RESUMES", "AGE", "OWNER", "LEASE"
+    ]  # fmt: skip
     assert row.split()[:5] == [workflow_id, "project_initialization", "timeout", "0", "0"]
+    assert row.split()[-2:] == ["-", "-"]  # a finished run holds no lease
     resumed = run_cli("resume", workflow_id, "--store", store)
     assert resumed.returncode == 0, resumed.stderr
     response = json.loads(resumed.stdout)

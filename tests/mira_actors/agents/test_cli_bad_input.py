@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from supervisors import open_sqlite_store
+from supervisors._sqlite_file import SCHEMA_VERSION
 from tests.mira_actors.agents.test_cli import PROJECT, run_cli
 
 WORKFLOW = json.loads(PROJECT.read_text())
@@ -63,7 +64,7 @@ STORES: list[tuple[Callable[[Path], None], str]] = [
     (foreign, "is not a mira-actors ledger store: another application's SQLite database"),
     (random_bytes, "is not a ledger store: it is not a SQLite database"),
     (empty, "is empty, not a ledger store"),
-    (newer, "holds ledger schema version 99; this code reads 1; upgrade mira-actors"),
+    (newer, f"holds ledger schema version 99; this code reads {SCHEMA_VERSION}; upgrade mira"),
     (steps_dropped, "is damaged: its 'steps' table is missing"),
 ]
 

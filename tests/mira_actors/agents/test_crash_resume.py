@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from mira_actors import request_headers
@@ -22,7 +23,7 @@ from mira_actors.agents import (
     RiskAssessmentAgent,
     StatusReporterAgent,
 )
-from supervisors import open_sqlite_store
+from supervisors import ResumeConflictError, open_sqlite_store
 from tests.mira_actors.agents.crash_child import MESSAGE
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -120,6 +121,13 @@ async def test_a_run_killed_mid_step_is_resumed_without_redoing_completed_steps(
         orchestrator = OrchestratorAgent(store=store)
         for agent in (plan, risk, reporter):
             orchestrator.register_agent(agent)
+        # The dead child's lease (1 s) still holds: the run is refused until it lapses.
+        assert crashed.owner is not None
+        assert crashed.lease_expires_at is not None
+        if await store.now() < crashed.lease_expires_at:
+            with pytest.raises(ResumeConflictError):
+                await orchestrator.resume(workflow_id, timeout=10)
+        await trio.sleep(max(0.0, crashed.lease_expires_at - await store.now()) + 0.05)
         with trio.fail_after(10):
             response = await orchestrator.resume(workflow_id, timeout=10)
         resumed = await store.load_run(workflow_id)

@@ -1,0 +1,428 @@
+"""The PostgreSQL ledger store: runs, steps and leases shared by orchestrators on many machines.
+
+Needs the ``postgres`` extra (psycopg 3). psycopg's async API is for asyncio only, so the
+store runs psycopg's blocking API on a thread of its own (:class:`SqlThread`), one
+call at a time, on one connection: never on trio's default thread limiter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import trio
+
+from mira_actors import MiraError
+
+from . import _sql_ledger as sql
+from ._ledger import StepRecord
+from ._run_pages import RunCursor, RunPage, check_page
+from ._sql_thread import SqlThread
+from ._sqlite_pages import read_page
+from ._sqlite_rows import Dialect, read_run, read_runs
+from ._store import (
+    LEASE_TIME,
+    RUNNING,
+    Clock,
+    StoredRun,
+    check_lease_time,
+    check_limit,
+    check_outcome,
+    encode_json,
+    encode_response,
+    encode_result,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+T = TypeVar("T")
+
+# Everything lives in this schema of the database, so the store shares a database with
+# other applications and touches nothing of theirs.
+SCHEMA_NAME = "mira_actors"
+APPLICATION = "mira-actors ledger"
+SCHEMA_VERSION = 1
+# Held while the schema is checked and created, so two first openers do not race.
+SCHEMA_LOCK = 0x6D697261  # 'mira'
+
+SCHEMA = f"""
+CREATE SCHEMA {SCHEMA_NAME};
+CREATE TABLE {SCHEMA_NAME}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE {SCHEMA_NAME}.owners (
+    owner_id TEXT PRIMARY KEY,
+    heartbeat_at DOUBLE PRECISION NOT NULL,
+    lease_time DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE {SCHEMA_NAME}.runs (
+    seq BIGSERIAL UNIQUE,
+    workflow_id TEXT PRIMARY KEY,
+    workflow_type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    timeout DOUBLE PRECISION NOT NULL,
+    status TEXT NOT NULL,
+    response TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    resumes INTEGER NOT NULL DEFAULT 0,
+    owner_id TEXT,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX runs_by_owner ON {SCHEMA_NAME}.runs (owner_id);
+CREATE INDEX runs_by_age ON {SCHEMA_NAME}.runs (created_at, workflow_id);
+CREATE INDEX runs_by_status_age ON {SCHEMA_NAME}.runs (status, created_at, workflow_id);
+CREATE INDEX runs_running ON {SCHEMA_NAME}.runs (created_at) WHERE status = '{RUNNING}';
+CREATE TABLE {SCHEMA_NAME}.steps (
+    id BIGSERIAL PRIMARY KEY,
+    workflow_id TEXT NOT NULL REFERENCES {SCHEMA_NAME}.runs (workflow_id),
+    step TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    ended_at DOUBLE PRECISION NOT NULL,
+    attempts INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    error TEXT,
+    error_type TEXT
+);
+CREATE INDEX steps_by_run ON {SCHEMA_NAME}.steps (workflow_id, id);
+"""
+
+
+class ForeignDatabaseError(MiraError, ValueError):
+    """Raised when a database's ``mira_actors`` schema is not a ledger this code can use."""
+
+
+class PostgresStore:
+    """A :class:`~supervisors._store.LedgerStore` in a PostgreSQL database, via psycopg 3.
+
+    Every write is one transaction, committed when the call returns. Orchestrators in
+    many processes, on many machines, may share one database: claims are single
+    statements (or rows locked with ``SKIP LOCKED``), so each run has one owner, and
+    lease expiry is judged by the database server's clock, never a client's.
+
+    The tables live in the ``mira_actors`` schema, created with a version record on
+    first use. A ``mira_actors`` schema without that record, or of another version, is
+    refused (:class:`ForeignDatabaseError`) and left untouched. Open it with
+    :func:`open_postgres_store`, which closes it.
+
+    Args:
+        url: A libpq connection string or URL, ``postgresql://user@host:port/dbname``.
+        clock: None (the default) reads the database server's clock; tests pass a
+            fake wall clock instead.
+        read_only: Read only: a database with no ledger is refused, not given one, and
+            every write fails.
+    """
+
+    def __init__(self, url: str, *, clock: Clock | None = None, read_only: bool = False) -> None:
+        self.url = url
+        self._clock = clock
+        self._read_only = read_only
+        self._closed = False
+        self._connection: psycopg.Connection[Any] | None = None
+        self._thread = SqlThread(f"mira-actors postgres store {_host_of(url)}")
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({_host_of(self.url)!r})"
+
+    async def _open(self) -> None:
+        self._connection = await self._thread.run(
+            partial(_connect, self.url, read_only=self._read_only)
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"the ledger store {self!r} is closed"
+            raise RuntimeError(msg)
+
+    async def _call(self, fn: Callable[[_Qmark], T], *, write: bool) -> T:
+        self._check_open()
+        connection = self._connection
+        assert connection is not None, "opened by open_postgres_store"
+        qmark = _Qmark(connection)
+        call = partial(_transaction if write else _snapshot, fn, connection, qmark)
+        if not write:
+            return await self._thread.run(call)  # a cancelled read stops waiting at once
+        # A write is not cancellable once called: a step that finished just before a
+        # deadline is still committed.
+        with trio.CancelScope(shield=True):
+            result = await self._thread.run(call)
+        return result
+
+    def _now(self, connection: _Qmark) -> float:
+        if self._clock is not None:
+            return self._clock()
+        row = connection.execute("SELECT extract(epoch FROM clock_timestamp())::float8", ())
+        [now] = row.fetchall()
+        return float(now[0])
+
+    async def create_run(
+        self,
+        workflow_id: str,
+        workflow_type: str,
+        data: Any,
+        timeout: float,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
+        self._check_open()
+        text = encode_json(data, "workflow data")
+
+        def create(connection: _Qmark) -> None:
+            now = self._now(connection)
+            inserted = connection.execute(
+                "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status,"
+                " created_at, updated_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (workflow_id) DO NOTHING",
+                (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner),
+            ).rowcount
+            if not inserted:
+                msg = f"a run with workflow_id {workflow_id!r} is already stored"
+                raise ValueError(msg)
+
+        await self._call(create, write=True)
+
+    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+        """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
+        self._check_open()
+        result = encode_result(record)
+
+        def write(connection: _Qmark) -> None:
+            sql.touch(connection, workflow_id, "updated_at = ?", self._now(connection))
+            sql.insert_steps(connection, workflow_id, [(record, result)])
+
+        await self._call(write, write=True)
+
+    async def finish_run(
+        self,
+        workflow_id: str,
+        *,
+        outcome: str,
+        response: Mapping[str, Any],
+        records: Sequence[StepRecord] = (),
+    ) -> None:
+        """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
+        self._check_open()
+        check_outcome(outcome)
+        encoded = [(record, encode_result(record)) for record in records]
+        text = encode_response(response)
+
+        def finish(connection: _Qmark) -> None:
+            sql.touch(
+                connection,
+                workflow_id,
+                "status = ?, response = ?, updated_at = ?, owner_id = NULL,"
+                " cancel_requested = FALSE",
+                outcome,
+                text,
+                self._now(connection),
+            )
+            sql.insert_steps(connection, workflow_id, encoded)
+
+        await self._call(finish, write=True)
+
+    async def load_run(self, workflow_id: str) -> StoredRun | None:
+        """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
+        return await self._call(
+            partial(read_run, workflow_id=workflow_id, dialect=POSTGRES), write=False
+        )
+
+    async def list_runs(self) -> list[StoredRun]:
+        """Return every readable run, newest first; see the ``LedgerStore`` protocol."""
+        return await self._call(partial(read_runs, dialect=POSTGRES), write=False)
+
+    async def page_runs(
+        self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
+    ) -> RunPage:
+        """Return a page of runs, newest first, by an index walk; see ``LedgerStore``."""
+        check_page(status, limit, before)
+        page = partial(read_page, status=status, limit=limit, before=before)
+        return await self._call(page, write=False)
+
+    async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
+        """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+
+        def claim(connection: _Qmark) -> bool:
+            now = self._now(connection)
+            return sql.claim(
+                connection, workflow_id=workflow_id, owner=owner, timeout=timeout, now=now
+            )
+
+        return await self._call(claim, write=True)
+
+    async def release(self, workflow_id: str, owner: str) -> None:
+        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""
+        await self._call(partial(sql.release, workflow_id=workflow_id, owner=owner), write=True)
+
+    async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
+        """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""
+        lease_time = check_lease_time(lease_time)
+
+        def beat(connection: _Qmark) -> frozenset[str]:
+            now = self._now(connection)
+            return sql.heartbeat(connection, owner=owner, lease_time=lease_time, now=now)
+
+        return await self._call(beat, write=True)
+
+    async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
+        """Take abandoned runs; see :meth:`~supervisors._store.LedgerStore.claim_expired`."""
+        limit = check_limit(limit)
+
+        def take(connection: _Qmark) -> list[str]:
+            # SKIP LOCKED: claimers running at once take different runs, and never wait.
+            now = self._now(connection)
+            return sql.claim_expired(
+                connection, owner=owner, limit=limit, now=now, lock="FOR UPDATE SKIP LOCKED"
+            )
+
+        return await self._call(take, write=True)
+
+    async def request_cancel(self, workflow_id: str) -> bool:
+        """Mark a run for cancelling; see the ``LedgerStore`` protocol."""
+        return await self._call(partial(sql.request_cancel, workflow_id=workflow_id), write=True)
+
+    async def now(self) -> float:
+        """Return the store's clock: the database server's, unless a clock was given."""
+        return await self._call(self._now, write=False)
+
+    async def aclose(self) -> None:
+        """Close the connection and end the store's thread; see the ``LedgerStore`` protocol."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        connection = self._connection
+        with trio.CancelScope(shield=True):
+            await self._thread.aclose(_nothing if connection is None else connection.close)
+
+
+POSTGRES = Dialect(order="runs.seq", errors=())
+
+
+@asynccontextmanager
+async def open_postgres_store(
+    url: str, *, clock: Clock | None = None, read_only: bool = False
+) -> AsyncIterator[PostgresStore]:
+    """Open a :class:`PostgresStore` on the database at ``url`` and close it on exit.
+
+    Usage::
+
+        async with open_postgres_store("postgresql://mira@db.internal/mira") as store:
+            orchestrator = OrchestratorAgent(store=store)
+
+    Raises:
+        ImportError: the ``postgres`` extra is not installed.
+        ForeignDatabaseError: the database's ``mira_actors`` schema is not this ledger's.
+        ConnectionError: the database cannot be reached.
+    """
+    store = PostgresStore(url, clock=clock, read_only=read_only)
+    try:
+        await store._open()
+        yield store
+    finally:
+        await store.aclose()
+
+
+def _host_of(url: str) -> str:
+    """The URL without its password, for names and messages."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url[:100]
+    scheme, sep, user = head.partition("://")
+    return f"{scheme}{sep}{user.partition(':')[0]}@{tail}"[:100]
+
+
+class _Qmark:
+    """A psycopg connection that takes ``?`` placeholders, as the shared SQL is written."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, query: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+        return self._connection.execute(query.replace("?", "%s"), params)
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(query.replace("?", "%s"), rows)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _connect(url: str, *, read_only: bool) -> psycopg.Connection[Any]:
+    """Connect, and check (or create) the schema; the connection's writes are explicit."""
+    import psycopg  # the postgres extra: imported only where it is used
+
+    try:
+        connection = psycopg.connect(url, autocommit=True, application_name="mira-actors")
+    except psycopg.OperationalError as exc:
+        # Its text names the host and the reason, never the password.
+        msg = f"cannot connect to the PostgreSQL store {_host_of(url)!r}: {str(exc)[:300]}"
+        raise ConnectionError(msg) from None
+    try:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            _prepare(connection, read_only=read_only)
+        connection.execute(f"SET search_path TO {SCHEMA_NAME}")
+        if read_only:
+            connection.execute("SET default_transaction_read_only = on")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _prepare(connection: psycopg.Connection[Any], *, read_only: bool) -> None:
+    """Create the schema in an empty database, or check that the one there is ours."""
+    exists = connection.execute(
+        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA_NAME,)
+    ).fetchone()
+    if exists is None and read_only:
+        msg = "the database holds no mira-actors ledger (no 'mira_actors' schema)"
+        raise ForeignDatabaseError(msg)
+    if exists is None:
+        connection.execute(SCHEMA)
+        connection.execute(
+            f"INSERT INTO {SCHEMA_NAME}.meta (key, value) VALUES (%s, %s), (%s, %s)",
+            ("application", APPLICATION, "schema_version", str(SCHEMA_VERSION)),
+        )
+        return
+    has_meta = connection.execute(
+        "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'meta'", (SCHEMA_NAME,)
+    ).fetchone()
+    meta = {}
+    if has_meta is not None:
+        rows = connection.execute(f"SELECT key, value FROM {SCHEMA_NAME}.meta").fetchall()
+        meta = {str(key): str(value) for key, value in rows}
+    if meta.get("application") != APPLICATION:
+        msg = (
+            f"the database's {SCHEMA_NAME!r} schema was not made by mira-actors; it is left "
+            "untouched: use another database, or drop that schema if it is unused"
+        )
+        raise ForeignDatabaseError(msg)
+    version = meta.get("schema_version")
+    if version != str(SCHEMA_VERSION):
+        msg = (
+            f"the database holds ledger schema version {version!r}; this code reads "
+            f"{SCHEMA_VERSION}"
+        )
+        raise ForeignDatabaseError(msg)
+
+
+def _transaction(
+    fn: Callable[[_Qmark], T], connection: psycopg.Connection[Any], qmark: _Qmark
+) -> T:
+    """Run ``fn`` in one read-committed write transaction: all of it is committed, or none."""
+    with connection.transaction():
+        return fn(qmark)
+
+
+def _snapshot(fn: Callable[[_Qmark], T], connection: psycopg.Connection[Any], qmark: _Qmark) -> T:
+    """Run ``fn`` in one read-only snapshot, so a run and its steps are read as of one moment."""
+    with connection.transaction():
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return fn(qmark)
