@@ -80,15 +80,14 @@ class LeaseKeeper:
                 )
                 cancel()
 
-    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Beat once, report started, then beat every ``interval`` until cancelled.
+    async def serve(self) -> None:
+        """Beat every ``interval`` until cancelled.
 
-        A beat that fails (the store is unreachable) is logged and tried again at the
-        next interval: the runs go on, and their leases lapse only if the store stays
-        unreachable for ``lease_time``.
+        Starting or claiming a run beats too (in its own write), so the first beat
+        comes one interval on. A beat that fails (the store is locked or unreachable)
+        is logged and tried again at the next interval: the runs go on, and their
+        leases lapse only if the store stays unreachable for ``lease_time``.
         """
-        await self.beat()
-        task_status.started()
         while True:
             await trio.sleep(self.interval)
             try:

@@ -166,10 +166,12 @@ class PostgresStore:
         timeout: float,
         *,
         owner: str | None = None,
+        lease_time: float = LEASE_TIME,
     ) -> None:
         """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
         self._check_open()
         text = encode_json(data, "workflow data")
+        lease_time = check_lease_time(lease_time)
 
         def create(connection: _Qmark) -> None:
             now = self._now(connection)
@@ -182,6 +184,8 @@ class PostgresStore:
             if not inserted:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
                 raise ValueError(msg)
+            if owner is not None:
+                sql.beat(connection, owner=owner, lease_time=lease_time, now=now)
 
         await self._call(create, write=True)
 
@@ -242,13 +246,21 @@ class PostgresStore:
         page = partial(read_page, status=status, limit=limit, before=before)
         return await self._call(page, write=False)
 
-    async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
+    async def claim(
+        self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
+    ) -> bool:
         """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+        lease_time = check_lease_time(lease_time)
 
         def claim(connection: _Qmark) -> bool:
             now = self._now(connection)
             return sql.claim(
-                connection, workflow_id=workflow_id, owner=owner, timeout=timeout, now=now
+                connection,
+                workflow_id=workflow_id,
+                owner=owner,
+                timeout=timeout,
+                lease_time=lease_time,
+                now=now,
             )
 
         return await self._call(claim, write=True)

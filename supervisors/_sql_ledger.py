@@ -70,7 +70,25 @@ def _exists(connection: Any, workflow_id: str) -> bool:
     return row.fetchone() is not None
 
 
-def claim(connection: Any, *, workflow_id: str, owner: str, timeout: float, now: float) -> bool:
+def beat(connection: Any, *, owner: str, lease_time: float, now: float) -> None:
+    """Renew all of the owner's leases: one row, however many runs it holds."""
+    connection.execute(
+        "INSERT INTO owners (owner_id, heartbeat_at, lease_time) VALUES (?, ?, ?)"
+        " ON CONFLICT (owner_id) DO UPDATE"
+        " SET heartbeat_at = excluded.heartbeat_at, lease_time = excluded.lease_time",
+        (owner, now, lease_time),
+    )
+
+
+def claim(
+    connection: Any,
+    *,
+    workflow_id: str,
+    owner: str,
+    timeout: float,
+    lease_time: float,
+    now: float,
+) -> bool:
     """Take a run's lease for a resume, unless another owner's lease on it is live."""
     # One statement: of two owners claiming at once, only one matches the WHERE.
     taken = connection.execute(
@@ -80,6 +98,7 @@ def claim(connection: Any, *, workflow_id: str, owner: str, timeout: float, now:
         (owner, False, RUNNING, timeout, now, workflow_id, Status.SUCCESS, owner, now),
     ).rowcount
     if taken:
+        beat(connection, owner=owner, lease_time=lease_time, now=now)
         return True
     if _exists(connection, workflow_id):
         return False
@@ -97,12 +116,7 @@ def release(connection: Any, *, workflow_id: str, owner: str) -> None:
 
 def heartbeat(connection: Any, *, owner: str, lease_time: float, now: float) -> frozenset[str]:
     """Renew all of the owner's leases in one row; return its runs asked to cancel."""
-    connection.execute(
-        "INSERT INTO owners (owner_id, heartbeat_at, lease_time) VALUES (?, ?, ?)"
-        " ON CONFLICT (owner_id) DO UPDATE"
-        " SET heartbeat_at = excluded.heartbeat_at, lease_time = excluded.lease_time",
-        (owner, now, lease_time),
-    )
+    beat(connection, owner=owner, lease_time=lease_time, now=now)
     rows = connection.execute(
         "SELECT workflow_id FROM runs WHERE owner_id = ? AND cancel_requested = ?",
         (owner, True),

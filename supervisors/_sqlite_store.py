@@ -204,10 +204,12 @@ class SqliteStore:
         timeout: float,
         *,
         owner: str | None = None,
+        lease_time: float = LEASE_TIME,
     ) -> None:
         """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
         self._check_open()
         text, now = encode_json(data, "workflow data"), self._clock()
+        lease_time = check_lease_time(lease_time)
 
         def create(connection: sqlite3.Connection) -> None:
             try:
@@ -219,6 +221,8 @@ class SqliteStore:
             except sqlite3.IntegrityError as exc:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
                 raise ValueError(msg) from exc
+            if owner is not None:
+                sql.beat(connection, owner=owner, lease_time=lease_time, now=now)
 
         await self._write(create, budget=timeout, size=len(text))
 
@@ -314,13 +318,21 @@ class SqliteStore:
             partial(_snapshot, partial(read_page, status=status, limit=limit, before=before))
         )
 
-    async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
+    async def claim(
+        self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
+    ) -> bool:
         """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
         self._check_open()
-        now = self._clock()
-        return await self._write(
-            partial(sql.claim, workflow_id=workflow_id, owner=owner, timeout=timeout, now=now)
+        lease_time, now = check_lease_time(lease_time), self._clock()
+        claim = partial(
+            sql.claim,
+            workflow_id=workflow_id,
+            owner=owner,
+            timeout=timeout,
+            lease_time=lease_time,
+            now=now,
         )
+        return await self._write(claim)
 
     async def release(self, workflow_id: str, owner: str) -> None:
         """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""

@@ -178,10 +178,12 @@ class LedgerStore(Protocol):
         timeout: float,
         *,
         owner: str | None = None,
+        lease_time: float = LEASE_TIME,
     ) -> None:
         """Store a new run with status 'running', before its first step starts.
 
-        With ``owner``, the run is leased to it from the start.
+        With ``owner``, the run is leased to it from the start: the same transaction
+        beats for the owner (as :meth:`heartbeat` does) with ``lease_time``.
 
         Raises:
             ValueError: a run with this id is already stored, or ``data`` holds a
@@ -252,12 +254,15 @@ class LedgerStore(Protocol):
         """
         ...
 
-    async def claim(self, workflow_id: str, owner: str, *, timeout: float) -> bool:
+    async def claim(
+        self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
+    ) -> bool:
         """Take a run's lease for a resume by ``owner`` under a new timeout, atomically.
 
         On success the run's status goes back to 'running', ``resumes`` grows by one,
-        ``timeout`` becomes the new one and ``owner`` holds its lease (so ``owner`` must
-        beat, as for a run it starts). The owner that holds a run may claim it again.
+        ``timeout`` becomes the new one and ``owner`` holds its lease: the same
+        transaction beats for it with ``lease_time``, and it must go on beating. The
+        owner that holds a run may claim it again.
 
         Returns:
             False when another owner's lease on the run is live, or when it has already

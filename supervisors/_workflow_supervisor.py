@@ -211,7 +211,12 @@ class WorkflowSupervisor:
         options.check_steps(workflow)
         try:
             await self.store.create_run(
-                workflow_id, workflow.name, data, options.timeout, owner=self.keeper.owner
+                workflow_id,
+                workflow.name,
+                data,
+                options.timeout,
+                owner=self.keeper.owner,
+                lease_time=self.keeper.lease_time,
             )
         except (TypeError, ValueError) as exc:
             error = f"Invalid workflow data: {exc}"
@@ -288,7 +293,9 @@ class WorkflowSupervisor:
         owner = self.keeper.owner
         self._live.add(workflow_id)  # before the claim: this owner may claim its own runs
         try:
-            claimed = await self.store.claim(workflow_id, owner, timeout=options.timeout)
+            claimed = await self.store.claim(
+                workflow_id, owner, timeout=options.timeout, lease_time=self.keeper.lease_time
+            )
         except BaseException:
             self._live.discard(workflow_id)
             raise
@@ -517,7 +524,7 @@ async def open_workflow_supervisor(
         ) as actors,
         trio.open_nursery() as runs,
     ):
-        await runs.start(keeper.serve)
+        runs.start_soon(keeper.serve)
         supervisor = WorkflowSupervisor(
             actors,
             runs,

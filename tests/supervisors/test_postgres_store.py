@@ -124,8 +124,7 @@ async def test_lease_expiry_is_judged_by_the_servers_clock(postgres_url: str) ->
     """With no clock given, leases run on the server's time: a short lease lapses there."""
     async with open_postgres_store(postgres_url) as store:
         [(server_now,)] = sql(postgres_url, "SELECT extract(epoch FROM clock_timestamp())::float8")
-        await store.heartbeat("brief", lease_time=0.5)
-        await store.create_run("r1", "wf", {}, 5.0, owner="brief")
+        await store.create_run("r1", "wf", {}, 5.0, owner="brief", lease_time=0.5)
         run = await store.load_run("r1")
         assert run is not None
         assert run.lease_expires_at is not None

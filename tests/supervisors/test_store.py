@@ -258,8 +258,7 @@ async def test_claim_lets_one_owner_resume(store: LedgerStore, clock: FakeClock)
     await store.create_run("r1", "wf", {}, 5.0)
     await store.finish_run("r1", outcome="timeout", response={"status": "timeout"})
     clock.now = 1_100.0
-    await store.heartbeat("first", lease_time=10.0)
-    assert await store.claim("r1", "first", timeout=60.0) is True
+    assert await store.claim("r1", "first", timeout=60.0, lease_time=10.0) is True
     run = await stored(store, "r1")
     assert (run.status, run.timeout, run.resumes, run.updated_at, run.response) == (
         "running",
@@ -299,8 +298,7 @@ async def test_a_lease_lapses_when_its_owner_stops_beating(
     store: LedgerStore, clock: FakeClock
 ) -> None:
     """A run's lease holds until lease_time after its owner's last beat, then may be taken."""
-    await store.heartbeat("dead", lease_time=10.0)
-    await store.create_run("r1", "wf", {}, 5.0, owner="dead")
+    await store.create_run("r1", "wf", {}, 5.0, owner="dead", lease_time=10.0)
     await store.heartbeat("next")
     clock.now += 10.0
     assert await store.claim("r1", "next", timeout=10.0) is False
@@ -315,7 +313,7 @@ async def test_one_heartbeat_renews_every_lease_of_its_owner(
     """An owner that beats keeps all its runs, however long they go; its lease moves on."""
     await store.heartbeat("me", lease_time=10.0)
     for n in range(5):
-        await store.create_run(f"r{n}", "wf", {}, 5.0, owner="me")
+        await store.create_run(f"r{n}", "wf", {}, 5.0, owner="me", lease_time=10.0)
     for _ in range(3):
         clock.now += 8.0
         await store.heartbeat("me", lease_time=10.0)
@@ -325,20 +323,25 @@ async def test_one_heartbeat_renews_every_lease_of_its_owner(
     assert {run.lease_expires_at for run in await store.list_runs()} == {1_034.0}
 
 
-async def test_a_first_start_takes_a_lease(store: LedgerStore) -> None:
-    """A run created with an owner is held by it: a resume by another is refused."""
-    await store.heartbeat("starter")
-    await store.create_run("r1", "wf", {}, 5.0, owner="starter")
+async def test_a_first_start_takes_a_lease(store: LedgerStore, clock: FakeClock) -> None:
+    """A run created with an owner is leased to it at once: refused to others until it lapses."""
+    await store.create_run("r1", "wf", {}, 5.0, owner="starter", lease_time=10.0)
+    run = await stored(store, "r1")
+    assert (run.owner, run.lease_expires_at) == ("starter", 1_010.0)
     await store.heartbeat("resumer")
     assert await store.claim("r1", "resumer", timeout=5.0) is False
-    assert (await stored(store, "r1")).owner == "starter"
+    clock.now += 10.5  # the starter died before its first heartbeat
+    assert await store.claim("r1", "resumer", timeout=5.0) is True
 
 
-async def test_an_owner_that_never_beat_holds_nothing(store: LedgerStore) -> None:
-    """A run whose owner never beat (it died first) is abandoned at once."""
-    await store.create_run("r1", "wf", {}, 5.0, owner="ghost")
-    await store.heartbeat("resumer")
-    assert await store.claim("r1", "resumer", timeout=5.0)
+async def test_a_claim_takes_a_lease(store: LedgerStore, clock: FakeClock) -> None:
+    """A successful claim beats for its owner: the run is held for lease_time from then."""
+    await store.create_run("r1", "wf", {}, 5.0)
+    assert await store.claim("r1", "resumer", timeout=5.0, lease_time=20.0)
+    assert (await stored(store, "r1")).lease_expires_at == 1_020.0
+    assert await store.claim("r1", "other", timeout=5.0) is False
+    clock.now += 20.5
+    assert await store.claim("r1", "other", timeout=5.0) is True
 
 
 async def test_the_holder_may_claim_again(store: LedgerStore) -> None:
@@ -382,12 +385,12 @@ async def test_claim_expired_takes_only_abandoned_running_runs(
     """Recovery takes running runs whose lease lapsed or that have none, oldest first."""
     await store.heartbeat("alive", lease_time=100.0)
     await store.heartbeat("dead", lease_time=10.0)
-    await store.create_run("held", "wf", {}, 5.0, owner="alive")
+    await store.create_run("held", "wf", {}, 5.0, owner="alive", lease_time=100.0)
     clock.now += 1.0
-    await store.create_run("orphan", "wf", {}, 5.0, owner="dead")
+    await store.create_run("orphan", "wf", {}, 5.0, owner="dead", lease_time=10.0)
     clock.now += 1.0
     await store.create_run("ownerless", "wf", {}, 5.0)
-    await store.create_run("failed", "wf", {}, 5.0, owner="dead")
+    await store.create_run("failed", "wf", {}, 5.0, owner="dead", lease_time=10.0)
     await store.finish_run("failed", outcome="error", response={})
     clock.now += 20.0
     await store.heartbeat("rescuer")
