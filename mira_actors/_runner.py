@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from time import perf_counter
@@ -25,7 +24,6 @@ SLICE = 0.0005
 """Seconds, on trio's clock, an actor may drain its mailbox before it lets others run."""
 
 _HOOKS = ("handle", "on_start", "on_stop", "on_failure")
-_checked_types: weakref.WeakSet[type] = weakref.WeakSet()
 
 
 async def run_actor(
@@ -49,54 +47,52 @@ async def run_actor(
     ref = ActorRef(mailbox)
     runner = Runner(actor, mailbox, trio.lowlevel.current_task())
     actor.ref = ref
-    token = current_runner.set(runner)
+    # Not reset on exit (a Token per idle actor costs memory): the runner marks itself
+    # finished instead, and a finished runner is never part of a chain.
+    current_runner.set(runner)
     try:
-        try:
-            await actor.on_start()
-            task_status.started(ref)
-            if not runner.stop_requested:
-                await _serve_until_stopped(actor, runner)
-        except Exception as exc:
-            await _call_on_failure(actor, mailbox.name, exc)
-            raise
-        await actor.on_stop()
+        await actor.on_start()
+        task_status.started(ref)
+        # Holding the status would keep nursery.start's spent nursery, its cancel scope
+        # and their cancel statuses (about 700 bytes) alive for the actor's whole life.
+        del task_status
+        drained = False
+        first: Any = EMPTY
+        if not runner.stop_requested:
+            # Idle until the first message outside any cancel scope, in this frame: an
+            # actor that never gets a message holds no scope (about 700 bytes with its
+            # status) and no frame of the loop below.
+            try:
+                first = mailbox.take_nowait()
+                if first is EMPTY:
+                    first = await mailbox.take()
+            except trio.EndOfChannel:
+                drained = True
+        while not drained and not runner.stop_requested:
+            # One cancel scope serves message after message. A request borrows it, with
+            # its asker's deadline, so that the asker giving up cancels just that handler;
+            # then the scope is spent and a new one takes over. (A scope per request costs
+            # more than the rest of an ask's round trip.)
+            with trio.CancelScope() as scope:
+                drained = await _serve(actor, runner, scope, first)
+            first = EMPTY
+    except Exception as exc:
+        await _call_on_failure(actor, mailbox.name, exc)
+        raise
     finally:
-        current_runner.reset(token)
+        runner.finish()
+    await actor.on_stop()
 
 
 def _check_hooks(actor: Actor) -> None:
-    cls = type(actor)
-    if cls in _checked_types:
-        return
     for name in _HOOKS:
-        if not inspect.iscoroutinefunction(getattr(actor, name)):
+        hook = getattr(actor, name)
+        if not inspect.iscoroutinefunction(hook):
             msg = (
-                f"{cls.__name__}.{name} must be an 'async def' method: the runtime awaits it "
-                f"(got a plain {type(getattr(actor, name)).__name__})"
+                f"{type(actor).__name__}.{name} must be an 'async def' method: the runtime "
+                f"awaits it (got a plain {type(hook).__name__})"
             )
             raise TypeError(msg)
-    _checked_types.add(cls)
-
-
-async def _serve_until_stopped(actor: Actor, runner: Runner) -> None:
-    mailbox = runner.mailbox
-    # Idle until the first message outside any cancel scope: an actor that never gets a
-    # message holds no scope (about 700 bytes with its status).
-    try:
-        first = mailbox.take_nowait()
-        if first is EMPTY:
-            first = await mailbox.take()
-    except trio.EndOfChannel:
-        return
-    while not runner.stop_requested:
-        # One cancel scope serves message after message. A request borrows it, with its
-        # asker's deadline, so that the asker giving up cancels just that handler; then
-        # the scope is spent and a new one takes over. (A scope per request costs more
-        # than the rest of an ask's round trip.)
-        with trio.CancelScope() as scope:
-            if await _serve(actor, runner, scope, first):
-                return
-        first = EMPTY
 
 
 async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: Any) -> bool:
@@ -105,7 +101,7 @@ async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: A
     take_nowait = mailbox.take_nowait
     now = trio.lowlevel.current_clock().current_time
     threshold = actor.blocking_threshold
-    task = runner.task
+    task = trio.lowlevel.current_task()
     item = first
     slice_end = now() + SLICE
     while not runner.stop_requested:
@@ -138,7 +134,7 @@ async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: A
             elif item.abandoned or item.expired():
                 mailbox.drop(item)
             else:
-                await _serve_request(actor, runner, item, scope, threshold)
+                await _serve_request(actor, runner, item, scope, task, threshold)
         except Exception as exc:
             if actor.crash_on_error:
                 raise
@@ -148,7 +144,12 @@ async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: A
 
 
 async def _serve_request(
-    actor: Actor, runner: Runner, request: Request, scope: trio.CancelScope, threshold: float
+    actor: Actor,
+    runner: Runner,
+    request: Request,
+    scope: trio.CancelScope,
+    task: trio.lowlevel.Task,
+    threshold: float,
 ) -> None:
     name = runner.mailbox.name
     bounded = request.deadline != math.inf
@@ -162,7 +163,6 @@ async def _serve_request(
     trace = request.trace
     if trace is not None:
         trace.handling()
-    task = runner.task
     points = task._schedule_points
     started = perf_counter()
     try:

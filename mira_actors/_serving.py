@@ -30,7 +30,7 @@ class Runner:
     Attributes:
         actor: The actor instance serving.
         mailbox: The mailbox it serves.
-        task: The trio task running the actor's loop and hooks.
+        task: The trio task running the actor's loop and hooks; None once it ended.
         stop_requested: Set by ``Actor.stop()``; the loop ends after the current message.
         chain: The actors waiting, through asks, for the request being handled now
             (empty while handling a tell, or an ask from outside any actor).
@@ -41,9 +41,13 @@ class Runner:
     def __init__(self, actor: Actor, mailbox: Mailbox, task: trio.lowlevel.Task) -> None:
         self.actor = actor
         self.mailbox = mailbox
-        self.task = task
+        self.task: trio.lowlevel.Task | None = task
         self.stop_requested = False
         self.chain: tuple[Mailbox, ...] = ()
+
+    def finish(self) -> None:
+        """Record that the loop has ended: no ask from this task waits on it any more."""
+        self.task = None
 
 
 def chain_for_ask(target: Mailbox) -> tuple[Mailbox, ...] | None:
@@ -58,9 +62,8 @@ def chain_for_ask(target: Mailbox) -> tuple[Mailbox, ...] | None:
         AskCycleError: ``target`` is already waiting in the chain.
     """
     runner = current_runner.get()
-    if runner is None:
+    if runner is None or (serving := runner.task) is None:
         return None
-    serving = runner.task
     task = trio.lowlevel.current_task()
     while task is not serving:
         nursery = task.parent_nursery

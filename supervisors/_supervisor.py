@@ -40,6 +40,11 @@ class ChildStatus:
     running: bool
 
 
+# A ONE_FOR_ONE child is never cancelled by a sibling's restart: its incarnations share
+# this scope, which is never entered or cancelled, rather than each holding one.
+_NEVER_CANCELLED = trio.CancelScope()
+
+
 @attrs.define(eq=False)
 class _Child:
     name: str
@@ -49,24 +54,51 @@ class _Child:
     mailbox: Mailbox
     ref: ActorRef
     actor: Actor | None = None
-    scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
+    scope: trio.CancelScope = _NEVER_CANCELLED
     exited: trio.Event | None = None
     restarts: int = 0
     running: bool = False
 
 
 class _StartWatch:
-    """Passes ``started`` on, after ``on_started``, and remembers whether it happened."""
+    """Lists the child and passes ``started`` on; remembers whether it happened.
 
-    def __init__(self, task_status: trio.TaskStatus[Any], on_started: Callable[[], None]) -> None:
-        self._task_status = task_status
-        self._on_started = on_started
+    It lets go of the task status once used: holding it would keep nursery.start's spent
+    nursery and its cancel statuses (about 700 bytes) alive for the actor's whole life.
+    """
+
+    __slots__ = ("_child", "_first", "_supervisor", "_task_status", "happened")
+
+    def __init__(
+        self,
+        task_status: trio.TaskStatus[Exception | None],
+        supervisor: Supervisor,
+        child: _Child,
+        first: bool,
+    ) -> None:
+        self._task_status: trio.TaskStatus[Exception | None] | None = task_status
+        self._supervisor = supervisor
+        self._child = child
+        self._first = first
         self.happened = False
 
     def started(self, value: Any = None) -> None:
         self.happened = True
-        self._on_started()
-        self._task_status.started(None)
+        if self._first:
+            # Listed the moment on_start has run, before the actor takes a message and
+            # before spawn resumes: an actor that crashes on a message it sent itself in
+            # on_start must find itself among the children when its exit is handled.
+            self._supervisor._enlist(self._child)
+        self._pass_on(None)
+
+    def failed(self, error: Exception | None) -> None:
+        """Tell the starter that the start failed (it raises ``error`` out of spawn)."""
+        self._pass_on(error)
+
+    def _pass_on(self, value: Exception | None) -> None:
+        task_status, self._task_status = self._task_status, None
+        assert task_status is not None  # passed on once
+        task_status.started(value)
 
 
 class Supervisor:
@@ -187,29 +219,23 @@ class Supervisor:
         """Start one incarnation of ``child``; return what its start raised, if anything."""
         if not first and (hooks := instrumentation.current()) is not None:
             hooks.actor_restarted(self.name, child.name)
-        child.scope = trio.CancelScope()
-        # Only a group restart waits for a sibling's exit.
-        child.exited = None if self.strategy is Strategy.ONE_FOR_ONE else trio.Event()
+        # Only a group restart cancels a sibling, and waits for its exit.
+        if self.strategy is not Strategy.ONE_FOR_ONE:
+            child.scope = trio.CancelScope()
+            child.exited = trio.Event()
         result: Exception | None = await self._nursery.start(self._run_child, child, first)
         return result
 
     async def _run_child(
         self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
     ) -> None:
-        def enlist() -> None:
-            # Listed the moment on_start has run, before the actor takes a message and
-            # before spawn resumes: an actor that crashes on a message it sent itself in
-            # on_start must find itself among the children when its exit is handled.
-            if first:
-                self._children[child] = None
-                self._names[child.name] = child
-
+        watch = _StartWatch(task_status, self, child, first)
+        del task_status  # the watch lets go of it once used
         scope = child.scope
-        watch = _StartWatch(task_status, enlist)
         error: Exception | None = None
         # ONE_FOR_ONE never cancels a sibling: no need to enter (and keep, for the
-        # actor's whole life) a scope for it; the object still marks stale exits.
-        with scope if self.strategy is not Strategy.ONE_FOR_ONE else contextlib.nullcontext():
+        # actor's whole life) a scope for it.
+        with scope if scope is not _NEVER_CANCELLED else contextlib.nullcontext():
             child.running = True
             try:
                 child.actor = child.factory(*child.args)
@@ -225,9 +251,13 @@ class Supervisor:
             # even if it raised instead of taking the cancellation, that is not a crash.
             return
         if not watch.happened:
-            task_status.started(error)  # the starter deals with a failed start
+            watch.failed(error)  # the starter deals with a failed start
         else:
             self._exits_send.send_nowait((child, scope, error))
+
+    def _enlist(self, child: _Child) -> None:
+        self._children[child] = None
+        self._names[child.name] = child
 
     async def _control(self) -> None:
         async for child, scope, error in self._exits_receive:
