@@ -10,7 +10,7 @@ import trio
 
 from ._mailbox import Mailbox, MailboxStatistics
 from ._request import Request
-from ._serving import chain_for_ask
+from ._serving import chain_for_ask, current_runner
 from .instrumentation import Instrumentation, _hooks
 
 TELLS_PER_SCHEDULE_POINT = 16
@@ -103,10 +103,18 @@ class ActorRef:
             message,
             trio.current_effective_deadline(),
             None if headers is None else MappingProxyType(dict(headers)),
-            chain_for_ask(mailbox),
+            None if current_runner.get() is None else chain_for_ask(mailbox),
         )
-        await mailbox.put(request)
-        return await request.wait()
+        # Mailbox.put's fast path and Request.wait, inlined: two coroutines fewer per ask.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not mailbox.try_put(request):
+            await mailbox.put(request)
+        try:
+            await request.done.wait()
+        except BaseException:
+            await request.give_up()
+            raise
+        return request.result()
 
     async def _ask_instrumented(
         self, hooks: Instrumentation, message: Any, headers: Mapping[str, Any] | None

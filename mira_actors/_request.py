@@ -21,16 +21,17 @@ class Request:
     the asker gives up, it marks the request abandoned and cancels the handler's scope.
     ``chain`` lists the actors whose handlers wait, directly or through other asks, for
     this request's reply (``None`` for an ask from outside any actor): an ask that
-    would close a cycle is refused at once instead of deadlocking.
+    would close a cycle is refused at once instead of deadlocking. ``done`` is set
+    once the request is answered (with a reply or an error).
     """
 
     __slots__ = (
-        "_done",
         "_error",
         "_value",
         "abandoned",
         "chain",
         "deadline",
+        "done",
         "headers",
         "message",
         "scope",
@@ -51,14 +52,14 @@ class Request:
         self.abandoned = False
         self.scope: trio.CancelScope | None = None
         self.trace: AskTrace | None = None  # set by instrumentation, when it traces the ask
-        self._done = trio.Event()
+        self.done = trio.Event()
         self._value: Any = None
         self._error: BaseException | None = None
 
     @property
     def answered(self) -> bool:
         """Whether a reply or an error has been set."""
-        return self._done.is_set()
+        return self.done.is_set()
 
     def expired(self) -> bool:
         """Whether the asker's deadline has passed (nothing may be done for it then)."""
@@ -67,12 +68,12 @@ class Request:
     def reply(self, value: Any) -> None:
         """Deliver the handler's result to the asker."""
         self._value = value
-        self._done.set()
+        self.done.set()
 
     def fail(self, error: BaseException) -> None:
         """Deliver an error to the asker instead of a result."""
         self._error = error
-        self._done.set()
+        self.done.set()
 
     def abandon(self) -> None:
         """Give up on the request: drop it if queued, cancel its handler if running."""
@@ -91,13 +92,24 @@ class Request:
         code inside the asker's own cancel scope would.
         """
         try:
-            await self._done.wait()
+            await self.done.wait()
         except BaseException:
-            self.abandon()
-            if self.scope is not None and not self._done.is_set():
-                with trio.CancelScope(shield=True):
-                    await self._done.wait()
+            await self.give_up()
             raise
+        return self.result()
+
+    async def give_up(self) -> None:
+        """Abandon the request; if a handler is running it, wait until it has unwound.
+
+        Called by an asker that was cancelled while waiting (see :meth:`wait`).
+        """
+        self.abandon()
+        if self.scope is not None and not self.done.is_set():
+            with trio.CancelScope(shield=True):
+                await self.done.wait()
+
+    def result(self) -> Any:
+        """Return the reply, or raise the error delivered instead (once answered)."""
         if self._error is not None:
             raise self._error
         return self._value

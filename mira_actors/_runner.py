@@ -20,6 +20,8 @@ from ._ref import ActorRef
 from ._request import Request
 from ._serving import Runner, current_runner
 
+_INF = math.inf
+
 SLICE = 0.0005
 """Seconds, on trio's clock, an actor may drain its mailbox before it lets others run."""
 
@@ -103,23 +105,32 @@ async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: A
     threshold = actor.blocking_threshold
     task = trio.lowlevel.current_task()
     item = first
-    slice_end = now() + SLICE
+    slice_end: float | None = None  # None: the slice starts at the next message drained
     while not runner.stop_requested:
         if item is EMPTY:
-            # Drain what is queued without a schedule point per message (the buffer
-            # bounds the batch; handlers that await still yield), but never take another
-            # message once cancelled: that would be work after the deadline. Once a time
-            # slice is used up, yield: a busy actor must not hold back every other task.
-            if now() > slice_end:
-                await trio.lowlevel.checkpoint()
-                slice_end = now() + SLICE
-            else:
-                await trio.lowlevel.checkpoint_if_cancelled()
             try:
-                item = take_nowait()
-                if item is EMPTY:
+                if mailbox.put_count > mailbox.taken:
+                    # Drain what is queued without a schedule point per message (the
+                    # buffer bounds the batch; handlers that await still yield), but never
+                    # take another message once cancelled: that would be work after the
+                    # deadline. Once a slice of trio time is used up, yield: a busy actor
+                    # must not hold back every other task.
+                    if slice_end is None:
+                        slice_end = now() + SLICE
+                        await trio.lowlevel.checkpoint_if_cancelled()
+                    elif now() > slice_end:
+                        await trio.lowlevel.checkpoint()
+                        slice_end = now() + SLICE
+                    else:
+                        await trio.lowlevel.checkpoint_if_cancelled()
+                    item = take_nowait()
+                    if item is EMPTY:
+                        continue
+                else:
+                    # Nothing queued: wait (a checkpoint). A message that comes after a wait
+                    # reads no clock: an actor answering one ask at a time never does.
                     item = await mailbox.take()
-                    slice_end = now() + SLICE  # it waited: a fresh slice
+                    slice_end = None
             except trio.EndOfChannel:
                 return True
         try:
@@ -129,9 +140,9 @@ async def _serve(actor: Actor, runner: Runner, scope: trio.CancelScope, first: A
                 try:
                     await actor.handle(item)
                 finally:
-                    if task._schedule_points == points:
-                        _check_blocking(mailbox.name, perf_counter() - started, threshold)
-            elif item.abandoned or item.expired():
+                    if task._schedule_points == points and perf_counter() - started > threshold:
+                        _warn_blocking(mailbox.name, perf_counter() - started, threshold)
+            elif item.abandoned or (item.deadline != _INF and item.expired()):
                 mailbox.drop(item)
             else:
                 await _serve_request(actor, runner, item, scope, task, threshold)
@@ -151,7 +162,6 @@ async def _serve_request(
     task: trio.lowlevel.Task,
     threshold: float,
 ) -> None:
-    name = runner.mailbox.name
     bounded = request.deadline != math.inf
     request.scope = scope
     if bounded:
@@ -165,16 +175,29 @@ async def _serve_request(
         trace.handling()
     points = task._schedule_points
     started = perf_counter()
+    # The request is answered only after handle() has returned or raised: an asker that
+    # gave up waits for the answer, so no handler code for its request runs after it
+    # resumes.
     try:
-        request.reply(await actor.handle(request.message))
+        result = await actor.handle(request.message)
     except Exception as exc:
-        failed = ActorCrashedError(name, exc, crashed=actor.crash_on_error)
+        failed = ActorCrashedError(runner.mailbox.name, exc, crashed=actor.crash_on_error)
         failed.__cause__ = exc
         request.fail(failed)
         raise
+    except BaseException:
+        name = runner.mailbox.name
+        if scope.cancel_called:
+            error: Exception = trio.TooSlowError(f"actor {name!r}: the request's deadline passed")
+        else:
+            error = ActorStoppedError(name, "it was stopped while handling the request")
+        request.fail(error)
+        raise
+    else:
+        request.reply(result)
     finally:
-        if task._schedule_points == points:
-            _check_blocking(name, perf_counter() - started, threshold)
+        if task._schedule_points == points and perf_counter() - started > threshold:
+            _warn_blocking(runner.mailbox.name, perf_counter() - started, threshold)
         if trace is not None:
             trace.handled()
         if chain is not None:
@@ -184,40 +207,29 @@ async def _serve_request(
         request.scope = None
         if bounded:
             scope.deadline = math.inf
-        # Answered only now, after handle() has returned or raised: an asker that gave up
-        # waits for this, so no handler code for its request runs after it resumes.
-        if not request.answered:
-            if scope.cancel_called:
-                error: Exception = trio.TooSlowError(
-                    f"actor {name!r}: the request's deadline passed"
-                )
-            else:
-                error = ActorStoppedError(name, "it was stopped while handling the request")
-            request.fail(error)
 
 
-def _check_blocking(name: str, held: float, threshold: float) -> None:
-    """Warn when one handler call held the trio thread longer than ``threshold``.
+def _warn_blocking(name: str, held: float, threshold: float) -> None:
+    """Warn that one handler call held the trio thread for ``held`` > ``threshold`` seconds.
 
     The caller measures only calls that made no schedule point (the task's count of
     them did not move), so ``held`` is time in which no other task could run: the
     handler's own synchronous work, not time spent waiting.
     """
-    if held > threshold:
-        actor_logger.warning(
-            "actor %s held the trio thread for %.3f s in one handler call without "
-            "yielding, so every other task and deadline waited; run blocking code on the "
-            "'thread' or 'process' backend, or call mira_actors.check_deadline() in its "
-            "loops",
-            short_text(repr(name)),
-            held,
-            extra={
-                "event_type": "loop_blocked",
-                "actor": short_text(name),
-                "duration_seconds": held,
-                "threshold_seconds": threshold,
-            },
-        )
+    actor_logger.warning(
+        "actor %s held the trio thread for %.3f s in one handler call without "
+        "yielding, so every other task and deadline waited; run blocking code on the "
+        "'thread' or 'process' backend, or call mira_actors.check_deadline() in its "
+        "loops",
+        short_text(repr(name)),
+        held,
+        extra={
+            "event_type": "loop_blocked",
+            "actor": short_text(name),
+            "duration_seconds": held,
+            "threshold_seconds": threshold,
+        },
+    )
 
 
 async def _call_on_failure(actor: Actor, name: str, exc: Exception) -> None:
