@@ -52,7 +52,7 @@ logger = logging.getLogger("mira_actors.web")
 
 PAGE_SIZE = 50
 # The statuses the runs page filters by (the store checks the one asked for).
-STATUSES = ("running", "success", "timeout", "error")
+STATUSES = ("running", "success", "timeout", "error", "cancelled")
 # How often a live page looks at the store for changes.
 POLL_INTERVAL = 0.25
 MAX_FORM_BYTES = 4096

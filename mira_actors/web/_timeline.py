@@ -1,15 +1,17 @@
 """A run's timeline from its stored ledger: one bar per step record, on a time axis.
 
-What a store keeps decides what a timeline can show. Each step record has the start of
-its first attempt, the end of its last, and how many attempts it took (not each
-attempt's own times), so a step is one bar, marked with its attempts. Step times are
-trio times of the process that ran them: comparable within one start or resume, not
-across processes. So the records are split into sessions (the first start and each
-resume), each on its own axis, from its first step's start (the run starts its first
-step at once). A new session begins where a step appears a second time (a step has at
-most one record per session), or where the clock jumps back or past the deadline.
-The stored timeout is the latest session's; that session shows it as the deadline,
-with the time left at each step's start.
+What a store keeps decides what a timeline can show. A step's records share the start
+of its first attempt; a failed attempt that was retried has a record of its own, ending
+when that attempt ended, and the step's last record ends with its last attempt. So a
+step is one row: a bar from its start to its last end, and, when it was retried, a
+segment per attempt (from the previous attempt's end, backoff included, to its own
+end). Step times are trio times of the process that ran them: comparable within one
+start or resume, not across processes. So the records are split into sessions (the
+first start and each resume), each on its own axis, from its first step's start (the
+run starts its first step at once). A new session begins where a step starts again
+(a record of a step already seen, with another start), or where the clock jumps back
+or past the deadline. The stored timeout is the latest session's; that session shows
+it as the deadline, with the time left at each step's start.
 """
 
 from __future__ import annotations
@@ -35,8 +37,19 @@ LABEL_ROOM = 640.0
 
 
 @attrs.frozen(kw_only=True)
+class Try:
+    """One attempt of a retried step, drawn over the step's bar."""
+
+    attempt: int
+    status: str
+    error_type: str | None
+    x: float
+    width: float
+
+
+@attrs.frozen(kw_only=True)
 class Bar:
-    """One step record on its session's axis.
+    """One step on its session's axis: its final record, and its attempts.
 
     Attributes:
         step: The step's name.
@@ -52,6 +65,8 @@ class Bar:
         x: Where the bar starts in the drawing.
         width: How wide it is in the drawing.
         y: Its row's top in the drawing.
+        record: The step's final record in the session.
+        tries: Each attempt's segment, when the store kept more than one.
     """
 
     step: str
@@ -67,6 +82,8 @@ class Bar:
     x: float
     width: float
     y: float
+    record: StepRecord
+    tries: tuple[Try, ...] = ()
 
     @property
     def label_place(self) -> tuple[float, str]:
@@ -110,22 +127,30 @@ class Session:
 def split_sessions(records: Sequence[StepRecord], timeout: float) -> list[list[StepRecord]]:
     """Group records by the start or resume that wrote them (see the module's notes)."""
     sessions: list[list[StepRecord]] = []
-    seen: set[str] = set()
+    seen: dict[str, float] = {}  # each step's start in this session
     start = math.inf
     for record in records:
         new = (
             not sessions
-            or record.step in seen
+            or seen.get(record.step, record.started_at) != record.started_at
             or record.started_at < start
             or (math.isfinite(timeout) and record.started_at > start + timeout)
         )
         if new:
             sessions.append([])
-            seen = set()
+            seen = {}
             start = record.started_at
         sessions[-1].append(record)
-        seen.add(record.step)
+        seen[record.step] = record.started_at
     return sessions
+
+
+def step_rows(records: Sequence[StepRecord]) -> list[list[StepRecord]]:
+    """Group one session's records by step, in the order the steps first appear."""
+    rows: dict[str, list[StepRecord]] = {}
+    for record in records:
+        rows.setdefault(record.step, []).append(record)
+    return list(rows.values())
 
 
 def timeline(records: Sequence[StepRecord], *, timeout: float, resumes: int) -> list[Session]:
@@ -150,9 +175,25 @@ def _lay_out(number: int, records: list[StepRecord], deadline: float | None) -> 
     span = max(end, deadline or 0.0) or 1.0
     scale = PLOT_WIDTH / span
     bars = []
-    for row, record in enumerate(records):
+    rows = step_rows(records)
+    for row, attempts in enumerate(rows):
+        record = attempts[-1]
         offset = record.started_at - start
         seconds = max(record.ended_at - record.started_at, 0.0)
+        tries = []
+        if len(attempts) > 1:
+            began = record.started_at
+            for attempt in attempts:
+                tries.append(
+                    Try(
+                        attempt=attempt.attempts,
+                        status=attempt.status,
+                        error_type=attempt.error_type,
+                        x=PLOT_LEFT + (began - start) * scale,
+                        width=max((attempt.ended_at - began) * scale, MIN_BAR),
+                    )
+                )
+                began = attempt.ended_at
         bars.append(
             Bar(
                 step=record.step,
@@ -164,10 +205,12 @@ def _lay_out(number: int, records: list[StepRecord], deadline: float | None) -> 
                 offset=offset,
                 seconds=seconds,
                 time_left=None if deadline is None else deadline - offset,
-                marks=_marks(record),
+                marks=_marks(record, len(attempts)),
                 x=PLOT_LEFT + offset * scale,
                 width=max(seconds * scale, MIN_BAR),
                 y=AXIS_HEIGHT + row * ROW_HEIGHT,
+                record=record,
+                tries=tuple(tries),
             )
         )
     every = _tick_step(span)
@@ -182,7 +225,7 @@ def _lay_out(number: int, records: list[StepRecord], deadline: float | None) -> 
         deadline=deadline,
         deadline_x=None if deadline is None else PLOT_LEFT + deadline * scale,
         ticks=ticks,
-        height=AXIS_HEIGHT + len(bars) * ROW_HEIGHT + 6.0,
+        height=AXIS_HEIGHT + len(rows) * ROW_HEIGHT + 6.0,
     )
 
 
@@ -193,9 +236,9 @@ def _tick_step(span: float) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def _marks(record: StepRecord) -> tuple[str, ...]:
+def _marks(record: StepRecord, records: int) -> tuple[str, ...]:
     marks = []
-    if record.attempts > 1:
+    if record.attempts > 1 or records > 1:
         marks.append("retried")
     if record.status in ("timeout", "cancelled", "error"):
         marks.append(record.status)

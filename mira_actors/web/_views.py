@@ -113,14 +113,16 @@ class RunView:
 def run_view(run: StoredRun) -> RunView:
     """Build the run page's view of ``run``."""
     groups = split_sessions(run.records, run.timeout)
+    sessions = timeline(run.records, timeout=run.timeout, resumes=run.resumes)
     steps = []
-    for number, group in enumerate(groups):
-        for record in group:
+    for session in sessions:
+        for bar in session.bars:
+            record = bar.record
             preview, truncated = json_preview(record.result, PREVIEW)
             steps.append(
                 StepView(
                     record=record,
-                    session=number,
+                    session=session.number,
                     error=None if record.error is None else short(record.error, ERROR_CHARS),
                     preview=preview,
                     truncated=truncated,
@@ -130,7 +132,7 @@ def run_view(run: StoredRun) -> RunView:
     error = (run.response or {}).get("error")
     return RunView(
         run=run,
-        sessions=tuple(timeline(run.records, timeout=run.timeout, resumes=run.resumes)),
+        sessions=tuple(sessions),
         steps=tuple(steps),
         events=tuple(_events(run, groups)),
         outcome_error=None if error is None else short(error, ERROR_CHARS),
@@ -187,6 +189,10 @@ def run_json(view: RunView, *, now: float) -> dict[str, Any]:
                 "time_left_at_start": bar.time_left,
                 "error": step.error,
                 "error_type": record.error_type,
+                "tries": [
+                    {"attempt": t.attempt, "status": t.status, "error_type": t.error_type}
+                    for t in bar.tries
+                ],
                 "result": None if cut else record.result,
                 "result_truncated": cut,
                 "result_preview": whole if cut else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -98,7 +99,7 @@ def browser(driver: webdriver.Chrome) -> Browser:
 
 async def test_the_runs_page_lists_runs_and_filters_by_status(browser: Browser) -> None:
     """The runs page shows each run's status and steps; the status filter narrows it."""
-    store = MemoryStore()
+    store = MemoryStore(clock=lambda: time.time() - 7200)  # created two hours ago
     for i, outcome in enumerate(["success", "error", "success"]):
         await store.create_run(f"run-{i}", "nightly", {}, 5.0)
         record = StepRecord(step="one", agent="a", status="success", started_at=0.0, ended_at=1.0)
@@ -110,7 +111,7 @@ async def test_the_runs_page_lists_runs_and_filters_by_status(browser: Browser) 
             rows = await browser.call(browser.find_all, "table#runs tr.run")
             texts = [await browser.call(lambda r=row: r.text) for row in rows]
             assert [t.split()[0] for t in texts] == ["run-2", "run-1", "run-0"]
-            assert texts[1].split()[1:4] == ["nightly", "error", "0s"]
+            assert texts[1].split()[1:6] == ["nightly", "error", "2h", "1", "0"]
 
             def pick_errors(chrome: webdriver.Chrome) -> None:
                 Select(chrome.find_element(By.ID, "status-filter")).select_by_value("error")

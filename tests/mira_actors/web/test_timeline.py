@@ -65,3 +65,24 @@ def test_no_deadline_means_no_line_and_no_time_left() -> None:
     assert session.deadline_x is None
     assert session.span == 2.0
     assert [bar.time_left for bar in session.bars] == [None, None]
+
+
+def test_a_retried_steps_attempt_records_make_one_row_with_a_segment_each() -> None:
+    """Records of one step with one start are its attempts: one bar, one segment each."""
+    records = [
+        rec("a", 10.0, 11.0),
+        rec("b", 11.0, 12.0, "error", attempts=1),
+        rec("b", 11.0, 13.5, "error", attempts=2),
+        rec("b", 11.0, 14.0, attempts=3),
+    ]
+    [session] = timeline(records, timeout=10.0, resumes=0)
+    a, b = session.bars
+    assert (b.offset, b.seconds, b.attempts, b.status) == (1.0, 3.0, 3, "success")
+    assert b.marks == ("retried",)
+    scale = PLOT_WIDTH / 10.0
+    assert [(t.attempt, t.status, t.x, t.width) for t in b.tries] == [
+        (1, "error", PLOT_LEFT + 1.0 * scale, 1.0 * scale),
+        (2, "error", PLOT_LEFT + 2.0 * scale, 1.5 * scale),
+        (3, "success", PLOT_LEFT + 3.5 * scale, 0.5 * scale),
+    ]
+    assert a.tries == ()
