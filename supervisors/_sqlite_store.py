@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from ._sql_thread import SqlThread
 from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
 from ._sqlite_pages import read_page
 from ._sqlite_rows import read_run, read_runs
+from ._sqlite_tx import CommitGate, snapshot, time_left, transaction
 from ._store import (
     LEASE_TIME,
     RUNNING,
@@ -47,6 +47,7 @@ COMMIT_FLOOR = 0.025
 CHECKPOINT_BYTES = 4_000_000
 # How long each background try of a commit that missed its deadline waits for the lock.
 RETRY_BUSY_TIMEOUT = 0.1
+
 
 class SqliteStore:
     """A :class:`~supervisors._store.LedgerStore` in a SQLite file, via the standard library.
@@ -131,7 +132,7 @@ class SqliteStore:
             StoreUnavailableError: another connection held the lock all that time.
         """
         self._check_open()
-        budget = min(budget, _time_left())
+        budget = min(budget, time_left())
         job = partial(self._locked_call, fn, min(budget, BUSY_TIMEOUT))
         if self._thread is None:
             await trio.lowlevel.checkpoint_if_cancelled()
@@ -165,10 +166,10 @@ class SqliteStore:
                 then is waited for: a commit takes milliseconds).
         """
         self._check_open()
-        budget = max(min(budget, _time_left()), COMMIT_FLOOR)
-        gate = _CommitGate()
+        budget = max(min(budget, time_left()), COMMIT_FLOOR)
+        gate = CommitGate()
         busy = min(budget, BUSY_TIMEOUT)
-        job = partial(self._locked_call, partial(_transaction, fn, gate), busy)
+        job = partial(self._locked_call, partial(transaction, fn, gate), busy)
         if self._thread is None:
             result = job()
             await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
@@ -283,7 +284,7 @@ class SqliteStore:
                 finish(connection)
 
         try:
-            self._locked_call(partial(_transaction, finish_once, _CommitGate()), RETRY_BUSY_TIMEOUT)
+            self._locked_call(partial(transaction, finish_once, CommitGate()), RETRY_BUSY_TIMEOUT)
         except StoreUnavailableError:
             if last:
                 logger.warning(
@@ -301,12 +302,12 @@ class SqliteStore:
     async def load_run(self, workflow_id: str) -> StoredRun | None:
         """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
         self._check_open()
-        return await self._call(partial(_snapshot, partial(read_run, workflow_id=workflow_id)))
+        return await self._call(partial(snapshot, partial(read_run, workflow_id=workflow_id)))
 
     async def list_runs(self) -> list[StoredRun]:
         """Return every readable run, newest first; see the ``LedgerStore`` protocol."""
         self._check_open()
-        return await self._call(partial(_snapshot, read_runs))
+        return await self._call(partial(snapshot, read_runs))
 
     async def page_runs(
         self, *, status: str | None = None, limit: int = 50, before: RunCursor | None = None
@@ -315,7 +316,7 @@ class SqliteStore:
         self._check_open()
         check_page(status, limit, before)
         return await self._call(
-            partial(_snapshot, partial(read_page, status=status, limit=limit, before=before))
+            partial(snapshot, partial(read_page, status=status, limit=limit, before=before))
         )
 
     async def claim(
@@ -422,10 +423,6 @@ async def open_sqlite_store(
         await store.aclose()
 
 
-def _time_left() -> float:
-    return max(0.0, trio.current_effective_deadline() - trio.current_time())
-
-
 class _Undecodable:
     """Stands for stored text that is not UTF-8, so the row's check rejects it."""
 
@@ -443,62 +440,3 @@ def _decode_text(raw: bytes) -> str | _Undecodable:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNDECODABLE
-
-
-class _Abandoned(Exception):
-    """Raised on the store's thread for a write whose waiter gave up before its commit."""
-
-
-class _CommitGate:
-    """Decides, between a write's thread and its waiter, whether the write commits.
-
-    The waiter may give up on a write up to the moment it commits, never after: so a
-    write that raised StoreUnavailableError has certainly not happened.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._state = "open"
-
-    def enter_commit(self) -> bool:
-        """On the store's thread: return whether to commit (the waiter still waits)."""
-        with self._lock:
-            if self._state == "abandoned":
-                return False
-            self._state = "committing"
-            return True
-
-    def abandon(self) -> bool:
-        """For the waiter: return whether the write was stopped before its commit."""
-        with self._lock:
-            if self._state == "committing":
-                return False
-            self._state = "abandoned"
-            return True
-
-
-def _transaction(
-    fn: Callable[[sqlite3.Connection], T],
-    gate: _CommitGate,
-    connection: sqlite3.Connection,
-) -> T:
-    """Run ``fn`` in one write transaction: all of it is committed, or none."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(connection)
-        if not gate.enter_commit():  # its waiter gave up: roll back; nobody reads this
-            raise _Abandoned  # noqa: TRY301 (the rollback below is the point)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.rollback()
-        raise
-    return result
-
-
-def _snapshot(fn: Callable[[sqlite3.Connection], T], connection: sqlite3.Connection) -> T:
-    """Run ``fn`` in one read transaction, so a run and its steps are read as of one moment."""
-    connection.execute("BEGIN")
-    try:
-        return fn(connection)
-    finally:
-        connection.rollback()
