@@ -66,8 +66,8 @@ class SqliteStore:
     processes may share one file.
 
     A call waits for another connection's lock at most until the caller's deadline
-    (a write gets at least :data:`COMMIT_FLOOR` seconds, and ``create_run`` at most the
-    run's timeout), then raises :class:`~supervisors.StoreUnavailableError`. When
+    (a write gets at least :data:`COMMIT_FLOOR` seconds; ``create_run`` and ``claim`` at
+    most the run's timeout), then raises :class:`~supervisors.StoreUnavailableError`. When
     ``finish_run`` misses its deadline, the store keeps trying that commit in the
     background until it lands or the store closes; a run whose outcome never landed
     stays 'running' and can be resumed.
@@ -333,7 +333,7 @@ class SqliteStore:
             lease_time=lease_time,
             now=now,
         )
-        return await self._write(claim)
+        return await self._write(claim, budget=timeout)
 
     async def release(self, workflow_id: str, owner: str) -> None:
         """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""

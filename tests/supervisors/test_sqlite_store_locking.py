@@ -82,6 +82,19 @@ async def test_a_write_to_a_locked_store_fails_by_the_callers_deadline(db: Path)
     assert stored.records == ()
 
 
+async def test_claiming_a_run_for_a_resume_waits_at_most_its_timeout(db: Path) -> None:
+    """claim on a locked store gives up after the resume's timeout, with no caller scope."""
+    async with open_sqlite_store(db) as store:
+        await store.create_run("r1", "wf", {}, 30.0)
+        with locked(db):
+            began = time.monotonic()
+            with pytest.raises(StoreUnavailableError):
+                await store.claim("r1", "resumer", timeout=0.1)
+            late = time.monotonic() - began - 0.1
+        assert await store.claim("r1", "resumer", timeout=0.1)  # nothing was written
+    assert 0 <= late <= GRACE
+
+
 async def test_creating_a_run_waits_at_most_its_timeout(db: Path) -> None:
     """create_run on a locked store gives up after the run's timeout, with no caller scope."""
     async with open_sqlite_store(db) as store:
