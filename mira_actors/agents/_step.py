@@ -72,13 +72,10 @@ def run_step(agent: StepAgent, message: Any, step: StepContext) -> Response:
     Inside, :func:`mira_actors.time_left` counts down to the step's deadline. A step
     whose budget is already spent when a worker picks it up is not run.
     """
-    hooks = instrumentation.current()
-    # A span of the run's trace, whose context came in the headers (``traceparent``).
-    span: AbstractContextManager[Any] = (
-        nullcontext()
-        if hooks is None
-        else hooks.worker_step(step.headers, step.agent_id, step.message_type)
-    )
+    # A span of the run's trace, when the step came with its context (``traceparent``).
+    span: AbstractContextManager[Any] = nullcontext()
+    if "traceparent" in step.headers and (hooks := instrumentation.current()) is not None:
+        span = hooks.worker_step(step.headers, step.agent_id, step.message_type)
     with wall_clock_deadline(step.deadline), using_headers(step.headers), span:
         if time_left() == 0:
             return agent.error_response("the step's deadline passed before a worker started it")

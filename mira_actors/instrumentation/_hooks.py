@@ -3,12 +3,13 @@
 The runtime, the run engine and the backends call these at a few points: a run starts
 and ends, a step attempt starts and ends, an ask is queued and handled, a deadline
 expires, an actor restarts, a thread step is abandoned. With no instrumentation (no
-OpenTelemetry installed, or switched off) each point costs one attribute read and a
+OpenTelemetry in use, or switched off) each point costs one attribute read and a
 ``None`` check.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -89,13 +90,18 @@ class Instrumentation(Protocol):
 
 
 hooks: Instrumentation | None
-"""The instrumentation in force; resolved on first read (see :func:`current`)."""
+"""The instrumentation in force; chosen on first read (see :func:`current`)."""
+
+# Whether set_instrumentation chose it: then it is never chosen again automatically.
+_chosen = False
+# The API's module that configuring the SDK imports: the sign that an application uses it.
+_API = "opentelemetry.trace"
 
 
 def __getattr__(name: str) -> Any:
-    # The first read of ``hooks`` resolves it; later reads are plain attribute reads.
+    # The first read of ``hooks`` chooses it; later reads are plain attribute reads.
     if name == "hooks":
-        return _resolve()
+        return _choose()
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
 
@@ -103,15 +109,20 @@ def __getattr__(name: str) -> Any:
 def current() -> Instrumentation | None:
     """Return the instrumentation in force, or None when there is none.
 
-    Until :func:`set_instrumentation` is called, it is OpenTelemetry when
-    ``opentelemetry-api`` is installed (the ``otel`` extra), and none otherwise.
+    Until :func:`set_instrumentation` is called, it is OpenTelemetry once the
+    application has imported OpenTelemetry's API (configuring its SDK does that), and
+    none before: mira-actors never imports it itself, so that it costs nothing to
+    those who do not use it. It is chosen when the first actor starts, and chosen
+    again as each run starts, so an SDK configured later is used from the next run on.
     """
     found: Instrumentation | None = globals().get("hooks", _UNSET)
-    return _resolve() if found is _UNSET else found
+    if found is _UNSET or (found is None and not _chosen and _API in sys.modules):
+        return _choose()
+    return found
 
 
 def set_instrumentation(instrumentation: Instrumentation | None) -> None:
-    """Send every layer's hooks to ``instrumentation``; None switches them off.
+    """Send every layer's hooks to ``instrumentation``; None switches them off for good.
 
     Usage::
 
@@ -120,19 +131,19 @@ def set_instrumentation(instrumentation: Instrumentation | None) -> None:
 
         set_instrumentation(OpenTelemetry(tracer_provider=provider))
     """
+    global _chosen
+    _chosen = True
     globals()["hooks"] = instrumentation
 
 
 _UNSET: Any = object()
 
 
-def _resolve() -> Instrumentation | None:
-    resolved: Instrumentation | None
-    try:
+def _choose() -> Instrumentation | None:
+    chosen: Instrumentation | None = None
+    if _API in sys.modules:
         from .otel import OpenTelemetry
-    except ImportError:  # no opentelemetry-api: no instrumentation, and no cost
-        resolved = None
-    else:
-        resolved = OpenTelemetry()
-    globals()["hooks"] = resolved
-    return resolved
+
+        chosen = OpenTelemetry()
+    globals()["hooks"] = chosen
+    return chosen

@@ -28,6 +28,8 @@ from supervisors import run_workflow as run
 from tests.supervisors.scripted import OK, Scripted, actors, fails, flow, step
 
 RUN = {"workflow_id": "run-1", "workflow_type": "w"}
+
+
 async def events_of(
     workflow: Workflow, routes: dict[str, ActorRef], data: Any = "D", **options: Any
 ) -> list[RunEvent]:
