@@ -29,13 +29,28 @@ def message_items(message: Any) -> int:
     string as one item per 100 characters: enough to tell a 200,000-goal project from
     a normal one, at a cost that grows with the number of keys, not with the items.
     """
-    data = message.get("data") if isinstance(message, Mapping) else None
-    if isinstance(data, Mapping):
-        return len(data) + sum(_size(value) for value in data.values())
+    data = message.get("data") if type(message) is dict or isinstance(message, Mapping) else None
+    if type(data) is dict or isinstance(data, Mapping):
+        total = len(data)
+        for value in data.values():
+            total += _size(value)
+        return total
     return _size(data)
 
 
+_CONTAINERS = (list, dict, tuple, set, frozenset)
+_TEXT = (str, bytes)
+_ATOMS = (int, float, bool, type(None))
+
+
 def _size(value: Any) -> int:
+    kind = type(value)  # exact types first: this runs on every step
+    if kind in _CONTAINERS:
+        return len(value)
+    if kind in _TEXT:
+        return len(value) // _CHARS_PER_ITEM
+    if kind in _ATOMS:
+        return 0
     if isinstance(value, str | bytes):
         return len(value) // _CHARS_PER_ITEM
     if isinstance(value, Sized):
