@@ -27,6 +27,8 @@ from ._policy import Strategy as Strategy
 from ._postgres_store import ForeignDatabaseError as ForeignDatabaseError
 from ._postgres_store import PostgresStore as PostgresStore
 from ._postgres_store import open_postgres_store as open_postgres_store
+from ._recovery import Recovery as Recovery
+from ._recovery import serve_recovery as serve_recovery
 from ._report import RunReport as RunReport
 from ._report import check_timeout as check_timeout
 from ._retry import RetryPolicy as RetryPolicy
@@ -76,6 +78,7 @@ __all__ = [
     "MemoryStore",
     "Parallel",
     "PostgresStore",
+    "Recovery",
     "Restart",
     "RestartIntensityError",
     "ResumeConflictError",
@@ -118,4 +121,5 @@ __all__ = [
     "open_workflow_supervisor",
     "read_agent_reply",
     "run_workflow",
+    "serve_recovery",
 ]

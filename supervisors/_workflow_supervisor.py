@@ -353,10 +353,33 @@ class WorkflowSupervisor:
             asked_at=asked_at,
         )
         self._live.add(workflow_id)
+        # A cancel asked for through the store (from any process) cancels this scope.
+        requested = trio.CancelScope()
+        self.keeper.hold(workflow_id, requested.cancel)
         try:
-            return await run.go(prior or {})
+            with requested:
+                return await run.go(prior or {})
+            return await self._cancelled_report(run)
         finally:
+            self.keeper.let_go(workflow_id)
             self._live.discard(workflow_id)
+
+    async def _cancelled_report(self, run: WorkflowRun) -> RunReport:
+        """The report of a run cancelled on request: as stored ('cancelled'), if it was."""
+        with trio.CancelScope(shield=True):
+            stored = await self.store.load_run(run.workflow_id)
+        if stored is not None and stored.status == Status.CANCELLED and stored.response:
+            return _stored_report(stored)
+        names = run.ledger.completed_steps()
+        return RunReport(
+            workflow_id=run.workflow_id,
+            workflow_type=run.workflow.name,
+            outcome=Status.CANCELLED,
+            timeout=run.options.timeout,
+            records=tuple(run.ledger.records),
+            error=f"Workflow execution was cancelled on request after {len(names)} steps",
+            error_type=ErrorType.CANCELLED,
+        )
 
     def _reported(self, report: RunReport) -> RunReport:
         if self._on_report is not None:

@@ -77,6 +77,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_BAD_INPUT
     elif args.command == "resume":
         command = functools.partial(_commands.resume, args)
+    elif args.command == "worker":
+        command = functools.partial(_commands.worker, args)
+    elif args.command == "cancel":
+        command = functools.partial(_commands.cancel, args)
     else:
         command = functools.partial(_commands.runs, args)
     if getattr(args, "backend", None) == "ray":
@@ -215,6 +219,31 @@ def _parser() -> argparse.ArgumentParser:
         "runs", parents=[logs], help="list the stored runs: status, steps done, age and lease"
     )
     runs.add_argument("--store", metavar="STORE", required=True, help=STORE_HELP)
+    worker = commands.add_parser(
+        "worker",
+        parents=[logs],
+        help="recover abandoned runs from the store (their owner died) until stopped",
+    )
+    worker.add_argument("--store", metavar="STORE", required=True, help=STORE_HELP)
+    worker.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between looks (default 1)"
+    )
+    worker.add_argument(
+        "--max-runs", type=int, default=100, help="most runs going on at once (default 100)"
+    )
+    worker.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="where the built-in agents' steps run (default inline)",
+    )
+    cancel = commands.add_parser(
+        "cancel",
+        parents=[logs],
+        help="ask a running run's owner, wherever it runs, to cancel it",
+    )
+    cancel.add_argument("workflow_id", help="the run's workflow_id (see 'runs')")
+    cancel.add_argument("--store", metavar="STORE", required=True, help=STORE_HELP)
     serve = commands.add_parser(
         "serve",
         parents=[logs],

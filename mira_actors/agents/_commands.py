@@ -17,6 +17,7 @@ import trio
 from supervisors import (
     DamagedRunError,
     LedgerStore,
+    Recovery,
     ResumeConflictError,
     RetryPolicy,
     RunEvent,
@@ -44,10 +45,12 @@ _BAD_INPUT_ERRORS = ("Invalid message format", "Invalid workflow message")
 
 
 def build_orchestrator(
-    backend: str | None = None, store: LedgerStore | None = None
+    backend: str | None = None,
+    store: LedgerStore | None = None,
+    recover: bool | Recovery = False,
 ) -> OrchestratorAgent:
     """Return an orchestrator with the three built-in agents, on ``backend`` if given."""
-    orchestrator = OrchestratorAgent(store=store)
+    orchestrator = OrchestratorAgent(store=store, recover=recover)
     for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
         orchestrator.register_agent(agent, backend=backend)
     return orchestrator
@@ -169,6 +172,34 @@ async def runs(args: argparse.Namespace, started: list[str]) -> int:
         stored = await store.list_runs()
         now = await store.now()  # leases are judged by the store's clock
     print(runs_table(stored, now=now))
+    return EXIT_SUCCESS
+
+
+async def worker(args: argparse.Namespace, started: list[str]) -> int:
+    """`worker`: recover abandoned runs until SIGTERM (exit 0) or Ctrl-C (exit 130)."""
+    recovery = Recovery(interval=args.interval, max_runs=args.max_runs)
+    async with opened_store(args.store) as store:
+        orchestrator = build_orchestrator(args.backend, store, recover=recovery)
+        with trio.open_signal_receiver(signal.SIGTERM) as terms:
+            async with orchestrator.running():
+                print(f"worker {orchestrator.owner} recovering runs", file=sys.stderr, flush=True)
+                async for _ in terms:
+                    break  # stop: running() cancels the recovered runs as it closes
+    return EXIT_SUCCESS
+
+
+async def cancel(args: argparse.Namespace, started: list[str]) -> int:
+    """`cancel`: ask a run's owner to cancel it; exit 0 when asked, 1 when it had finished."""
+    async with opened_store(args.store) as store:
+        try:
+            marked = await store.request_cancel(args.workflow_id)
+        except UnknownRunError as exc:
+            print(f"mira-actors: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if not marked:
+        print(f"mira-actors: run {args.workflow_id!r} is not running", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"asked the owner of run {args.workflow_id} to cancel it")
     return EXIT_SUCCESS
 
 

@@ -18,6 +18,7 @@ from supervisors import (
     LatencyHistory,
     LedgerStore,
     MemoryStore,
+    Recovery,
     RetryPolicy,
     RunOptions,
     StepRecord,
@@ -25,6 +26,7 @@ from supervisors import (
     WorkflowSupervisor,
     new_owner_id,
     open_workflow_supervisor,
+    serve_recovery,
 )
 
 from . import _events
@@ -65,7 +67,10 @@ class OrchestratorAgent(BaseAgent):
 
     Its runs are kept in ``store`` and leased there to this orchestrator (``owner``),
     renewed every third of ``lease_time`` seconds while a call is going on: another
-    orchestrator sharing the store neither resumes nor recovers them meanwhile.
+    orchestrator sharing the store neither resumes nor recovers them meanwhile. With
+    ``recover`` (True, or a :class:`~supervisors.Recovery`), ``running()`` also takes
+    the runs of dead orchestrators (their leases lapsed) from the store and resumes
+    them. :meth:`cancel` asks a run's owner, wherever it runs, to cancel it.
 
     Usage::
 
@@ -87,8 +92,13 @@ class OrchestratorAgent(BaseAgent):
         max_restarts: int = 3,
         within: float = 5.0,
         lease_time: float = LEASE_TIME,
+        recover: bool | Recovery = False,
     ) -> None:
         _check_intensity(max_restarts, within)
+        # Whether running() recovers abandoned runs from the store, and how.
+        self.recovery: Recovery | None = (
+            recover if isinstance(recover, Recovery) else Recovery() if recover else None
+        )
         # How many crashes of its agent actors (within how many seconds) the orchestrator
         # restarts before it gives up with RestartIntensityError.
         self.max_restarts = max_restarts
@@ -167,12 +177,30 @@ class OrchestratorAgent(BaseAgent):
         if self._shared.active:
             msg = "enter running() before calling the orchestrator, not while calls are going on"
             raise RuntimeError(msg)
-        async with self._open_system() as system:
+        async with self._open_system() as system, trio.open_nursery() as recovering:
+            if self.recovery is not None:
+                recovering.start_soon(serve_recovery, system, self.recovery)
             self._system = system
             try:
                 yield system
             finally:
                 self._system = None
+                recovering.cancel_scope.cancel()
+
+    async def cancel(self, workflow_id: str) -> bool:
+        """Ask the run's owner, in this process or another, to cancel the run.
+
+        The owner sees the request at its next heartbeat (within a third of its lease
+        time) and cancels the run: it is stored as 'cancelled', with the steps it cut
+        short.
+
+        Returns:
+            True when the run is running and now marked; False when it has finished.
+
+        Raises:
+            UnknownRunError: the store holds no such run.
+        """
+        return await self.store.request_cancel(workflow_id)
 
     @contextlib.asynccontextmanager
     async def _open_system(self) -> AsyncIterator[WorkflowSupervisor]:
