@@ -36,9 +36,7 @@ async def test_first_use_creates_a_versioned_schema(postgres_url: str) -> None:
         pass
     meta = dict(sql(postgres_url, "SELECT key, value FROM mira_actors.meta"))
     assert meta == {"application": "mira-actors ledger", "schema_version": "1"}
-    tables = sql(
-        postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mira_actors'"
-    )
+    tables = sql(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mira_actors'")
     assert {name for (name,) in tables} == {"meta", "owners", "runs", "steps"}
 
 
@@ -50,9 +48,7 @@ async def test_a_foreign_schema_is_refused_and_left_untouched(postgres_url: str)
     with pytest.raises(ForeignDatabaseError, match="not made by mira-actors; it is left untouched"):
         async with open_postgres_store(postgres_url):
             pass
-    tables = sql(
-        postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mira_actors'"
-    )
+    tables = sql(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mira_actors'")
     assert tables == [("runs",)]
     assert sql(postgres_url, "SELECT id FROM mira_actors.runs") == [(7,)]
 
