@@ -78,7 +78,11 @@ def run_step(agent: StepAgent, message: Any, step: StepContext) -> Response:
         span = hooks.worker_step(step.headers, step.agent_id, step.message_type)
     with wall_clock_deadline(step.deadline), using_headers(step.headers), span:
         if time_left() == 0:
-            return agent.error_response("the step's deadline passed before a worker started it")
+            # Not the agent's failure: the caller's side waits for trio's cancellation,
+            # so the step ends as the deadline's timeout, even if the two clocks differ
+            # by a hair and this answer would otherwise arrive just before it.
+            msg = "the step's deadline passed before a worker started it"
+            raise DeadlineExceededError(msg)
         try:
             return agent.respond(message)
         except DeadlineExceededError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trio
 
+from mira_actors import DeadlineExceededError
 from mira_actors.agents import (
     BACKEND_NAMES,
     Backend,
@@ -214,11 +215,10 @@ def test_a_worker_runs_the_step_under_its_budget() -> None:
 
 
 def test_a_worker_does_not_start_a_step_whose_budget_is_spent() -> None:
-    """A worker that picks a step up after its deadline answers an error, without running it."""
+    """A worker that picks a step up after its deadline runs nothing and says it was late."""
     step = StepContext(agent_id="worker_agent", deadline=time.time() - 1)
-    response = run_step(RaisingAgent(), {"type": "raise", "data": None}, step)
-    assert response["status"] == "error"
-    assert response["error"] == "the step's deadline passed before a worker started it"
+    with pytest.raises(DeadlineExceededError, match="deadline passed before a worker started it"):
+        run_step(RaisingAgent(), {"type": "raise", "data": None}, step)
 
 
 def test_a_backend_failure_names_the_agent_and_the_step() -> None:
