@@ -16,6 +16,7 @@ from mira_actors.instrumentation import RunTrace
 from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._ledger import OUT_OF_TIME, ErrorType, Ledger, Status, StepRecord
+from ._memory_store import MemoryStore
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._report import EXCEPTION_LOG_LIMIT, RunReport
 from ._retry import RetryPolicy, StepFailedError
@@ -233,10 +234,18 @@ class WorkflowRun:
         A store that cannot commit in time makes the report an 'error' that says so
         (error_type 'store_unavailable'); the store retries the commit on its own.
         """
-        assert self._store is not None
+        store = self._store
+        assert store is not None
+        # A scope bounds the store's waits; MemoryStore never waits, and at a deadline
+        # burst a scope whose deadline has passed costs each run a cancellation.
+        bound: contextlib.AbstractContextManager[object] = (
+            contextlib.nullcontext()
+            if isinstance(store, MemoryStore)
+            else trio.CancelScope(deadline=self._scope.deadline)
+        )
         try:
-            with trio.CancelScope(deadline=self._scope.deadline):  # bounds the store's waits
-                await self._store.finish_run(
+            with bound:
+                await store.finish_run(
                     self.workflow_id,
                     outcome=report.outcome,
                     response=report.response(),
