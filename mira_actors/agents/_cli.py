@@ -56,7 +56,7 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(args.log_format, sys.stderr)
     say = functools.partial(say_error, args.log_format, sys.stderr)
     command: Callable[[], Any]
-    if args.command == "serve" and os.path.exists(args.store):
+    if args.command == "serve" and (is_postgres_url(args.store) or os.path.exists(args.store)):
         return _serve(args)
     if args.command == "run":
         try:
@@ -249,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[logs],
         help="serve a web view of the stored runs in the browser (needs the web extra)",
     )
-    serve.add_argument("--store", metavar="PATH", required=True, help="the SQLite file")
+    serve.add_argument("--store", metavar="PATH|URL", required=True, help=STORE_HELP)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )

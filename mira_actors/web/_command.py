@@ -15,7 +15,7 @@ from mira_actors.agents import (
     RiskAssessmentAgent,
     StatusReporterAgent,
 )
-from supervisors import open_sqlite_store
+from supervisors import open_store
 
 from ._server import NonLoopbackError, check_host, serve
 
@@ -37,10 +37,24 @@ def serve_command(args: argparse.Namespace) -> int:
         trio.run(_serve, args)
     except KeyboardInterrupt:
         pass
-    except OSError as exc:  # the port is taken, say
-        print(f"mira-actors: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as exc:
+        problem = _only_leaf(exc)
+        if isinstance(problem, OSError):  # the port is taken, say
+            where = f"{args.host}:{args.port}"
+            print(f"mira-actors: cannot serve on {where}: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(problem, ImportError | ValueError):  # not a store of ours, no extra
+            print(f"mira-actors: {problem}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
     return EXIT_SUCCESS
+
+
+def _only_leaf(exc: BaseException) -> BaseException:
+    """The one exception inside nested exception groups, or ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -51,7 +65,7 @@ async def _serve(args: argparse.Namespace) -> None:
         "allow_remote": args.allow_remote,
     }
     with trio.open_signal_receiver(signal.SIGTERM) as stop:
-        async with open_sqlite_store(args.store) as store:
+        async with open_store(args.store) as store:
             if not args.allow_actions:
                 async with serve(store, **options) as server:
                     _announce(server.url, "read-only")

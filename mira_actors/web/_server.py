@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -69,6 +70,23 @@ def check_host(host: str, *, allow_remote: bool) -> None:
         raise NonLoopbackError(msg)
 
 
+def _listening_socket(host: str, port: int) -> int:
+    """Bind ``host:port`` and return the socket's file descriptor, for hypercorn to own.
+
+    Bound here rather than by hypercorn, whose binding leaves its socket unclosed when
+    the address is taken.
+    """
+    address = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock.detach()
+
+
 @asynccontextmanager
 async def serve(
     source: WorkflowSupervisor | LedgerStore,
@@ -105,11 +123,12 @@ async def serve(
         msg = "actions resume runs, which needs a live system: serve(system, ...)"
         raise ValueError(msg)
     config = Config()
-    config.bind = [f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logger
     config.graceful_timeout = GRACE
     closing = trio.Event()
+    # Bound before the nurseries, so a taken port raises OSError itself, not in a group.
+    config.bind = [f"fd://{_listening_socket(host, port)}"]
     async with trio.open_nursery() as nursery, trio.open_nursery() as background:
         actions = None
         if allow_actions:

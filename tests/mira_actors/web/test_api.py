@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -241,3 +242,13 @@ async def test_the_live_system_shows_actors_and_runs_in_flight(
     assert 0 < flight["time_left"] <= 60.0
     assert not math.isinf(flight["time_left"])
     assert "reviewer" in page.text
+
+
+async def test_a_taken_port_raises_oserror() -> None:
+    """serve() on a port another socket holds raises OSError itself, not inside a group."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="in use"):
+            async with serve(MemoryStore(), port=taken.getsockname()[1]):
+                pytest.fail("it served")

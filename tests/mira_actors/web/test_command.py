@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,26 @@ async def test_serve_serves_the_store_and_stops_on_sigterm(tmp_path: Path) -> No
     assert [(r["workflow_id"], r["status"]) for r in runs] == [("r1", "error")]
     assert page.status_code == 200
     assert "&lt;b&gt;x&lt;/b&gt;" in page.text
+
+
+def test_serve_on_a_taken_port_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A port another socket holds is a clear error and exit 2, not a traceback."""
+    db = tmp_path / "runs.db"
+    trio.run(make_store, db)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--store", str(db), "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_file_that_is_not_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that is not a ledger store is refused with exit 2, and left as it was."""
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database")
+    assert main(["serve", "--store", str(other), "--port", "0"]) == 2
+    assert "not a ledger store" in capsys.readouterr().err
+    assert other.read_text() == "not a database"
