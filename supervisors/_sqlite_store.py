@@ -336,9 +336,22 @@ class SqliteStore:
         return await self._write(claim, budget=timeout)
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""
+        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`.
+
+        It runs as a run or a resume ends, often shielded from every deadline: it waits
+        for a locked store at most :data:`COMMIT_FLOOR`, then gives up with a warning
+        (event_type 'release_failed'); the lease lapses on its own.
+        """
         self._check_open()
-        await self._write(partial(sql.release, workflow_id=workflow_id, owner=owner))
+        try:
+            await self._write(
+                partial(sql.release, workflow_id=workflow_id, owner=owner), budget=COMMIT_FLOOR
+            )
+        except StoreUnavailableError:
+            logger.warning(
+                "could not release a run's lease in time; it lapses on its own",
+                extra={"event_type": "release_failed", "workflow_id": workflow_id},
+            )
 
     async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
         """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""

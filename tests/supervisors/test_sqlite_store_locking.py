@@ -95,6 +95,20 @@ async def test_claiming_a_run_for_a_resume_waits_at_most_its_timeout(db: Path) -
     assert 0 <= late <= GRACE
 
 
+async def test_releasing_a_lease_on_a_locked_store_gives_up_quickly(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """release, shielded from every deadline, waits at most the floor, then only warns."""
+    async with open_sqlite_store(db) as store:
+        await store.create_run("r1", "wf", {}, 30.0)
+        assert await store.claim("r1", "resumer", timeout=30.0)
+        with locked(db), trio.CancelScope(shield=True):
+            began = time.monotonic()
+            await store.release("r1", "resumer")
+            assert time.monotonic() - began <= COMMIT_FLOOR + GRACE
+    assert [r.__dict__.get("event_type") for r in caplog.records] == ["release_failed"]
+
+
 async def test_creating_a_run_waits_at_most_its_timeout(db: Path) -> None:
     """create_run on a locked store gives up after the run's timeout, with no caller scope."""
     async with open_sqlite_store(db) as store:
