@@ -86,7 +86,7 @@ def scale_case(sizes: Sizes) -> CaseResult:
             ours["bytes_per_task"],
             raw["bytes_per_task"],
             better="lower",
-            target=1.5,
+            target=1.3,
         ),
         ratio_metric(
             "scale.ratio.memory_mailbox",
