@@ -13,7 +13,7 @@ from ._request import Request
 from ._serving import chain_for_ask, current_runner
 from .instrumentation import Instrumentation, _hooks
 
-TELLS_PER_SCHEDULE_POINT = 16
+TELLS_PER_SCHEDULE_POINT = 64
 """How many tells that found room may pass before one yields to the scheduler."""
 
 # Tells since the last one that yielded, across every reference: a task that tells in a
