@@ -259,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-actions",
         action="store_true",
-        help="offer actions (resume a run); without it the view is read-only",
+        help="offer actions (resume or cancel a run); without it the view is read-only",
     )
     serve.add_argument(
         "--allow-remote",

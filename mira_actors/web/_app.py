@@ -73,7 +73,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Actions:
-    """What --allow-actions lets a visitor do: resume a run, in this server's nursery."""
+    """What --allow-actions lets a visitor do: resume a run, or cancel one that goes on.
+
+    A resume runs in this server's nursery, on its live system. A cancel is a request
+    in the store, which the run's owner (in this process or another) sees at its next
+    heartbeat.
+    """
 
     def __init__(self, system: WorkflowSupervisor, nursery: trio.Nursery) -> None:
         self.system = system
@@ -84,6 +89,10 @@ class Actions:
     def resume(self, workflow_id: str, timeout: float) -> None:
         """Start resuming the run in the background; the run page shows its progress."""
         self.nursery.start_soon(self._resume, workflow_id, timeout)
+
+    async def cancel(self, workflow_id: str) -> bool:
+        """Ask the run's owner to cancel it; False when it has already finished."""
+        return await self.system.store.request_cancel(workflow_id)
 
     async def _resume(self, workflow_id: str, timeout: float) -> None:
         try:
@@ -121,6 +130,7 @@ def create_app(
         Route("/runs/{workflow_id}", pages.run_page),
         Route("/runs/{workflow_id}/stream", pages.run_stream),
         Route("/runs/{workflow_id}/resume", pages.resume, methods=["POST"]),
+        Route("/runs/{workflow_id}/cancel", pages.cancel, methods=["POST"]),
         Route("/system", pages.system_page),
         Route("/system/stream", pages.system_stream),
         Route("/api/runs", pages.api_runs),
@@ -344,13 +354,27 @@ class _Pages:
         view = await system_view(self.need_system())
         return self.render("system.html", view=view)
 
-    async def resume(self, request: Request) -> Response:
+    async def action_form(self, request: Request) -> tuple[Actions, dict[str, str]]:
         if self.actions is None:
             raise HTTPException(403, "read-only: start the server with --allow-actions")
-        workflow_id = request.path_params["workflow_id"]
         form = await _read_form(request)
         if not hmac.compare_digest(form.get("token", ""), self.actions.token):
             raise HTTPException(403, "the form's token is missing or stale: reload the page")
+        return self.actions, form
+
+    async def cancel(self, request: Request) -> Response:
+        actions, _ = await self.action_form(request)
+        workflow_id = request.path_params["workflow_id"]
+        run = await self.load(workflow_id)
+        if run.status == "running" and await actions.cancel(workflow_id):
+            notice = "cancel requested: the run's owner cancels it at its next heartbeat"
+        else:
+            notice = "this run has ended: there is nothing to cancel"
+        return _back_to_run(workflow_id, notice)
+
+    async def resume(self, request: Request) -> Response:
+        actions, form = await self.action_form(request)
+        workflow_id = request.path_params["workflow_id"]
         try:
             timeout = float(form.get("timeout", DEFAULT_RESUME_TIMEOUT))
         except ValueError:
@@ -360,13 +384,12 @@ class _Pages:
         run = await self.load(workflow_id)
         if run.status == "success":
             notice = "this run has already succeeded: there is nothing to resume"
-        elif workflow_id in self.actions.system.live_runs:
+        elif workflow_id in actions.system.live_runs:
             notice = "this run is still going: resume it when it has ended"
         else:
-            self.actions.resume(workflow_id, timeout)
+            actions.resume(workflow_id, timeout)
             notice = f"resume started, with a timeout of {timeout:g} s"
-        url = f"/runs/{quote(workflow_id, safe='')}?" + urlencode({"notice": notice})
-        return RedirectResponse(url, status_code=303)
+        return _back_to_run(workflow_id, notice)
 
     async def api_runs(self, request: Request) -> Response:
         page, _, _ = await self.page(request)
@@ -390,6 +413,11 @@ class _Pages:
         if name not in _STATIC:
             raise HTTPException(404, "no such file")
         return Response(_STATIC[name], media_type=STATIC_TYPES[name])
+
+
+def _back_to_run(workflow_id: str, notice: str) -> Response:
+    url = f"/runs/{quote(workflow_id, safe='')}?" + urlencode({"notice": notice})
+    return RedirectResponse(url, status_code=303)
 
 
 def _json(value: Any) -> Response:

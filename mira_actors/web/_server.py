@@ -100,9 +100,10 @@ async def serve(
 
     ``source`` is a live system (``orchestrator.running()`` yields one): the pages show
     its store's runs, its actors and its runs in flight. Or it is a store alone: the
-    pages show its runs. The server binds 127.0.0.1 by default, is read-only unless
-    ``allow_actions`` (which needs a live system, to run the resumes), and stops with
-    the block: its connections and any resume it started are cancelled.
+    pages show its runs. The server binds 127.0.0.1 by default. It is read-only unless
+    ``allow_actions`` (resume and cancel), which needs a live system to run the
+    resumes. It stops with the block: its connections and any resume it started are
+    cancelled.
 
     Usage::
 

@@ -84,11 +84,11 @@ MIXED = Workflow(
 
 @asynccontextmanager
 async def gated_system(
-    gate: trio.Event, store: LedgerStore | None = None
+    gate: trio.Event, store: LedgerStore | None = None, **options: Any
 ) -> AsyncIterator[WorkflowSupervisor]:
     """A system running 'gated': 'plan' answers HOSTILE at once, 'review' when ``gate`` opens."""
     async with open_workflow_supervisor(
-        workflows=[GATED], store=store if store is not None else MemoryStore()
+        workflows=[GATED], store=store if store is not None else MemoryStore(), **options
     ) as system:
         await system.spawn(lambda: Gated({"note": HOSTILE}), name="planner", handles="plan")
         await system.spawn(lambda: Gated("reviewed", gate), name="reviewer", handles="review")
@@ -109,9 +109,16 @@ async def mixed_system(store: LedgerStore | None = None) -> AsyncIterator[Workfl
 
 
 async def start_gated_run(
-    system: WorkflowSupervisor, nursery: trio.Nursery, *, timeout: float = 30.0
+    system: WorkflowSupervisor,
+    nursery: trio.Nursery,
+    *,
+    timeout: float = 30.0,
+    outcomes: list[str] | None = None,
 ) -> str:
-    """Start a 'gated' run in ``nursery``; return its id once 'plan' is stored."""
+    """Start a 'gated' run in ``nursery``; return its id once 'plan' is stored.
+
+    The run's outcome is appended to ``outcomes`` when it ends.
+    """
     planned = trio.Event()
     ids: list[str] = []
 
@@ -121,7 +128,9 @@ async def start_gated_run(
             planned.set()  # emitted after the step's record is written to the store
 
     async def run() -> None:
-        await system.run("gated", {}, timeout=timeout, on_event=watch)
+        report = await system.run("gated", {}, timeout=timeout, on_event=watch)
+        if outcomes is not None:
+            outcomes.append(report.outcome)
 
     nursery.start_soon(run)
     await planned.wait()

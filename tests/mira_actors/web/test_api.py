@@ -172,9 +172,10 @@ async def test_read_only_refuses_actions_and_shows_no_forms() -> None:
         async with serve(store, port=0) as server, httpx.AsyncClient(base_url=server.url) as http:
             page = await http.get("/runs/r0")
             post = await http.post("/runs/r0/resume", data={"timeout": "5"})
+            cancel = await http.post("/runs/r0/cancel", data={})
     assert '<form class="action"' not in page.text
     assert "read-only" in page.text
-    assert post.status_code == 403
+    assert (post.status_code, cancel.status_code) == (403, 403)
 
 
 async def test_actions_need_a_live_system() -> None:
@@ -212,6 +213,34 @@ async def test_resume_from_the_page_continues_the_run() -> None:
     assert run is not None
     assert run.resumes == 1
     assert run.completed_steps == ["plan", "review"]
+
+
+async def test_cancel_from_the_page_cancels_a_run_in_flight() -> None:
+    """With actions, a cancel posted with the page's token ends a live run as 'cancelled'."""
+    gate = trio.Event()  # never opened: the run waits in 'review' until cancelled
+    outcomes: list[str] = []
+    with trio.fail_after(WAIT):
+        async with (
+            gated_system(gate, lease_time=0.3) as system,  # a heartbeat every 0.1 s
+            serve(system, port=0, allow_actions=True) as server,
+            httpx.AsyncClient(base_url=server.url) as http,
+            trio.open_nursery() as nursery,
+        ):
+            workflow_id = await start_gated_run(system, nursery, outcomes=outcomes)
+            url = f"/runs/{workflow_id}"
+            page = await http.get(url)
+            assert 'id="cancel"' in page.text
+            token = page.text.split('name="token" value="')[1].split('"')[0]
+            forged = await http.post(f"{url}/cancel", data={"token": "x"})
+            assert forged.status_code == 403
+            posted = await http.post(f"{url}/cancel", data={"token": token})
+            assert posted.status_code == 303
+            assert "cancel+requested" in posted.headers["location"]
+    assert outcomes == ["cancelled"]
+    run = await system.store.load_run(workflow_id)
+    assert run is not None
+    assert run.status == "cancelled"
+    assert run.completed_steps == ["plan"]
 
 
 async def test_the_live_system_shows_actors_and_runs_in_flight(
