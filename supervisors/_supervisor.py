@@ -13,7 +13,15 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, Mailbox, instrumentation, run_actor
+from mira_actors import (
+    DEFAULT_CAPACITY,
+    Actor,
+    ActorRef,
+    Mailbox,
+    exception_text,
+    instrumentation,
+    run_actor,
+)
 
 from ._exceptions import RestartIntensityError
 from ._policy import Restart, Strategy
@@ -276,7 +284,7 @@ class Supervisor:
                 "actor %r crashed: %s: %s",
                 child.name,
                 type(error).__name__,
-                _short(error),
+                exception_text(error),
                 extra={
                     "event_type": "actor_crashed",
                     "supervisor": self.name,
@@ -343,15 +351,6 @@ class Supervisor:
         self._discarded = True
         for child in self._children:
             child.mailbox.discard(f"its supervisor {self.name!r} has stopped")
-
-
-def _short(error: BaseException, limit: int = 100) -> str:
-    """The exception's text for a log line, cut to about ``limit`` characters."""
-    try:
-        text = str(error)
-    except Exception:  # a hostile __str__: the type alone still says what happened
-        return "<unprintable>"
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @asynccontextmanager

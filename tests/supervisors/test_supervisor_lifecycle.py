@@ -212,7 +212,7 @@ async def test_crash_log_names_the_actor_and_the_exception(
             await ref.ask("go")
         await trio.testing.wait_all_tasks_blocked()
     [record] = [r for r in caplog.records if getattr(r, "event_type", None) == "actor_crashed"]
-    assert record.getMessage() == "actor 'loud' crashed: ValueError: " + "x" * 100 + "..."
+    assert record.getMessage() == "actor 'loud' crashed: ValueError: " + "x" * 97 + "..."
     assert (record.actor, record.supervisor, record.error_type) == ("loud", "sup", "ValueError")
 
 
