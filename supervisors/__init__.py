@@ -44,6 +44,7 @@ from ._sqlite_store import open_sqlite_store as open_sqlite_store
 from ._store import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
 from ._store import LEASE_TIME as LEASE_TIME
 from ._store import DamagedRunError as DamagedRunError
+from ._store import LeaseLostError as LeaseLostError
 from ._store import LedgerStore as LedgerStore
 from ._store import ResumeConflictError as ResumeConflictError
 from ._store import StoredRun as StoredRun
@@ -73,6 +74,7 @@ __all__ = [
     "ForeignDatabaseError",
     "LatencyHistory",
     "LeaseKeeper",
+    "LeaseLostError",
     "Ledger",
     "LedgerStore",
     "MemoryStore",

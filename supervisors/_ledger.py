@@ -43,6 +43,7 @@ class ErrorType(_Name):
     UNKNOWN_WORKFLOW = "unknown_workflow"  # a run of a workflow that is not registered
     UNSTORABLE_DATA = "unstorable_data"  # a run whose input the store cannot keep
     STORE_UNAVAILABLE = "store_unavailable"  # the store could not commit in time
+    LEASE_LOST = "lease_lost"  # another orchestrator took the run: stopped here, not stored
 
 
 # Steps that failed for want of time: their own timeout, or too little left of the run's

@@ -19,6 +19,7 @@ from ._store import (
     LEASE_TIME,
     RUNNING,
     Clock,
+    LeaseLostError,
     StoredRun,
     UnknownRunError,
     check_lease_time,
@@ -172,6 +173,13 @@ class MemoryStore:
             raise UnknownRunError(workflow_id)
         return run
 
+    def _held(self, workflow_id: str, owner: str | None) -> _MemoryRun:
+        """The run, for a write by ``owner``: raise LeaseLostError unless it holds it."""
+        run = self._run(workflow_id)
+        if owner is not None and run.owner != owner:
+            raise LeaseLostError(workflow_id, owner)
+        return run
+
     def _check_open(self) -> None:
         if self._closed:
             msg = "the ledger store is closed"
@@ -210,9 +218,11 @@ class MemoryStore:
         # Writes are not cancellable: the run is stored, so no cancellation is raised.
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+    async def record_step(
+        self, workflow_id: str, record: StepRecord, *, owner: str | None = None
+    ) -> None:
         """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
-        run = self._run(workflow_id)
+        run = self._held(workflow_id, owner)
         result = encode_result(record)
         run.append(record, result)
         run.updated_at = self._clock()
@@ -226,9 +236,10 @@ class MemoryStore:
         outcome: str,
         response: Mapping[str, Any],
         records: Sequence[StepRecord] = (),
+        owner: str | None = None,
     ) -> None:
         """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
-        run = self._run(workflow_id)
+        run = self._held(workflow_id, owner)
         check_outcome(outcome)
         # Everything is encoded before anything changes: all of it is stored, or none.
         encoded = [(record, encode_result(record)) for record in records]

@@ -189,13 +189,16 @@ class PostgresStore:
 
         await self._call(create, write=True)
 
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+    async def record_step(
+        self, workflow_id: str, record: StepRecord, *, owner: str | None = None
+    ) -> None:
         """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
         self._check_open()
         result = encode_result(record)
 
         def write(connection: _Qmark) -> None:
-            sql.touch(connection, workflow_id, "updated_at = ?", self._now(connection))
+            now = self._now(connection)
+            sql.touch(connection, workflow_id, "updated_at = ?", now, owner=owner)
             sql.insert_steps(connection, workflow_id, [(record, result)])
 
         await self._call(write, write=True)
@@ -207,6 +210,7 @@ class PostgresStore:
         outcome: str,
         response: Mapping[str, Any],
         records: Sequence[StepRecord] = (),
+        owner: str | None = None,
     ) -> None:
         """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
         self._check_open()
@@ -223,6 +227,7 @@ class PostgresStore:
                 outcome,
                 text,
                 self._now(connection),
+                owner=owner,
             )
             sql.insert_steps(connection, workflow_id, encoded)
 

@@ -21,7 +21,7 @@ from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._report import EXCEPTION_LOG_LIMIT, RunReport
 from ._retry import RetryPolicy, StepFailedError
 from ._steps import StepOutcome, StepRunner
-from ._store import LedgerStore, StoreUnavailableError
+from ._store import LeaseLostError, LedgerStore, StoreUnavailableError
 from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
 
@@ -133,8 +133,13 @@ class WorkflowRun:
         store: LedgerStore | None = None,
         first_attempts: Mapping[str, int] | None = None,
         asked_at: float | None = None,
+        owner: str | None = None,
     ) -> None:
         self.workflow = workflow
+        # The lease holder its writes are fenced by: once another takes the run, they
+        # are refused, and the run stops here (lease_lost says why).
+        self._owner = owner
+        self.lease_lost: LeaseLostError | None = None
         # When the caller asked for the run (trio time): its timeout counts from then,
         # so that storing a big input first does not push the answer past the deadline.
         self._asked_at = asked_at
@@ -218,13 +223,15 @@ class WorkflowRun:
             # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
             # group of them): stored as 'cancelled', so that it can be resumed, and the
             # stream still ends, so a reader is not left waiting.
-            if self._store is not None and _is_cancellation(exc):
+            if self._store is not None and self.lease_lost is None and _is_cancellation(exc):
                 await self._commit_cancelled()
             self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
             raise
         report = self.report()
-        if self._store is not None:
+        if self._store is not None and self.lease_lost is None:
             report = await self._commit_outcome(report)
+        if self.lease_lost is not None:
+            report = self._lease_lost_report(self.lease_lost)
         self._finished(report.outcome, tuple(report.completed_steps))
         return report
 
@@ -250,7 +257,10 @@ class WorkflowRun:
                     outcome=report.outcome,
                     response=report.response(),
                     records=self.cut,
+                    owner=self._owner,
                 )
+        except LeaseLostError as exc:
+            self._lose_lease(exc)
         except StoreUnavailableError as exc:
             error = (
                 f"the run ended ({report.outcome}) but could not be committed in time: {exc}; "
@@ -286,6 +296,7 @@ class WorkflowRun:
                     outcome=Status.CANCELLED,
                     response=report.response(),
                     records=self.cut,
+                    owner=self._owner,
                 )
             except StoreUnavailableError:
                 pass  # the store retries it; the caller's cancellation goes on
@@ -295,6 +306,27 @@ class WorkflowRun:
                     type(exc).__name__,
                     extra={"workflow_id": self.workflow_id, "error_type": type(exc).__name__},
                 )
+
+    def _lose_lease(self, exc: LeaseLostError) -> None:
+        """Stop the run at once: another orchestrator holds it now, and its records stand."""
+        if self.lease_lost is None:
+            self.lease_lost = exc
+            logger.warning(
+                "run stopped: another orchestrator took it (this owner's lease lapsed)",
+                extra={"workflow_id": self.workflow_id, "error_type": ErrorType.LEASE_LOST},
+            )
+        self._scope.cancel()  # its outstanding steps are cancelled; nothing more is stored
+
+    def _lease_lost_report(self, exc: LeaseLostError) -> RunReport:
+        return RunReport(
+            workflow_id=self.workflow_id,
+            workflow_type=self.workflow.name,
+            outcome=Status.ERROR,
+            timeout=self.options.timeout,
+            records=tuple(self.ledger.records),
+            error=str(exc),
+            error_type=ErrorType.LEASE_LOST,
+        )
 
     def report(self) -> RunReport:
         """The run's report as of now."""
@@ -378,7 +410,17 @@ class WorkflowRun:
         """
         if self._store is not None:
             try:
-                await self._store.record_step(self.workflow_id, record)
+                await self._store.record_step(self.workflow_id, record, owner=self._owner)
+            except LeaseLostError as exc:
+                # Not committed: another owner's records stand. The run stops at once.
+                self._lose_lease(exc)
+                record = attrs.evolve(
+                    record,
+                    status=Status.ERROR,
+                    result=None,
+                    error=str(exc),
+                    error_type=ErrorType.LEASE_LOST,
+                )
             except StoreUnavailableError as exc:
                 # Not committed, so not completed: it goes with the outcome's commit.
                 record = attrs.evolve(
@@ -397,7 +439,10 @@ class WorkflowRun:
                     error=f"its result cannot be stored: {exc}",
                     error_type=ErrorType.UNSTORABLE_RESULT,
                 )
-                await self._store.record_step(self.workflow_id, record)
+                try:
+                    await self._store.record_step(self.workflow_id, record, owner=self._owner)
+                except LeaseLostError as lost:
+                    self._lose_lease(lost)
         self._note(record)
         return record
 
@@ -409,8 +454,12 @@ class WorkflowRun:
         """
         if self._store is None:
             return
-        with contextlib.suppress(StoreUnavailableError):
-            await self._store.record_step(self.workflow_id, record)
+        try:
+            await self._store.record_step(self.workflow_id, record, owner=self._owner)
+        except StoreUnavailableError:
+            pass
+        except LeaseLostError as exc:
+            self._lose_lease(exc)
 
     def _cut_short(self, record: StepRecord) -> None:
         """Note a step cut short now; it is committed with the outcome when the run ends."""

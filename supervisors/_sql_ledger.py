@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._ledger import Status, StepRecord
-from ._store import RUNNING, UnknownRunError
+from ._store import RUNNING, LeaseLostError, UnknownRunError
 
 # A run nobody holds a live lease on (one parameter: the store's time now).
 ABANDONED = (
@@ -30,12 +30,23 @@ INSERT_STEP = (
 )
 
 
-def touch(connection: Any, workflow_id: str, assignments: str, *values: Any) -> None:
-    """Update the run's row, or raise UnknownRunError when there is none."""
+def touch(
+    connection: Any, workflow_id: str, assignments: str, *values: Any, owner: str | None = None
+) -> None:
+    """Update the run's row, or raise UnknownRunError when there is none.
+
+    With ``owner``, only while ``owner`` holds the run (a fenced write), or raise
+    LeaseLostError. The update locks the row, so a claim by another owner either
+    comes first (and this matches nothing) or waits for this transaction.
+    """
+    fence, params = ("", ()) if owner is None else (" AND owner_id = ?", (owner,))
     cursor = connection.execute(
-        f"UPDATE runs SET {assignments} WHERE workflow_id = ?", (*values, workflow_id)
+        f"UPDATE runs SET {assignments} WHERE workflow_id = ?{fence}",
+        (*values, workflow_id, *params),
     )
     if cursor.rowcount == 0:
+        if owner is not None and _exists(connection, workflow_id):
+            raise LeaseLostError(workflow_id, owner)
         raise UnknownRunError(workflow_id)
 
 

@@ -26,6 +26,7 @@ from ._store import (
     LEASE_TIME,
     RUNNING,
     Clock,
+    LeaseLostError,
     StoredRun,
     StoreUnavailableError,
     check_lease_time,
@@ -227,13 +228,15 @@ class SqliteStore:
 
         await self._write(create, budget=timeout, size=len(text))
 
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+    async def record_step(
+        self, workflow_id: str, record: StepRecord, *, owner: str | None = None
+    ) -> None:
         """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
         self._check_open()
         result, now = encode_result(record), self._clock()
 
         def write(connection: sqlite3.Connection) -> None:
-            sql.touch(connection, workflow_id, "updated_at = ?", now)
+            sql.touch(connection, workflow_id, "updated_at = ?", now, owner=owner)
             sql.insert_steps(connection, workflow_id, [(record, result)])
 
         await self._write(write, size=len(result))
@@ -245,6 +248,7 @@ class SqliteStore:
         outcome: str,
         response: Mapping[str, Any],
         records: Sequence[StepRecord] = (),
+        owner: str | None = None,
     ) -> None:
         """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
         self._check_open()
@@ -261,6 +265,7 @@ class SqliteStore:
                 outcome,
                 text,
                 now,
+                owner=owner,
             )
 
         try:
@@ -285,6 +290,12 @@ class SqliteStore:
 
         try:
             self._locked_call(partial(transaction, finish_once, CommitGate()), RETRY_BUSY_TIMEOUT)
+        except LeaseLostError:
+            logger.warning(
+                "a run's outcome was not committed: another orchestrator took the run",
+                extra={"error_type": "lease_lost", "workflow_id": workflow_id},
+            )
+            return True  # nothing left to try
         except StoreUnavailableError:
             if last:
                 logger.warning(

@@ -79,6 +79,24 @@ class ResumeConflictError(MiraError, RuntimeError):
         )
 
 
+class LeaseLostError(MiraError, RuntimeError):
+    """Raised when a run's write is refused because its writer no longer holds its lease.
+
+    Its owner stopped beating for longer than the lease (a stall, a lost connection)
+    and another orchestrator took the run, or the run has ended; the write does not
+    count, and the writer must stop the run: the new owner's records stand.
+    """
+
+    def __init__(self, workflow_id: str, owner: str) -> None:
+        self.workflow_id = workflow_id
+        self.owner = owner
+        super().__init__(
+            f"run {workflow_id!r} is no longer held by this orchestrator (owner {owner[:40]!r}):"
+            " its lease lapsed and another orchestrator took it, or it has ended; nothing was"
+            " written, and the run was stopped here"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class StoredRun:
     """A run as a store holds it: what it runs, each step written, and how it ended.
@@ -192,13 +210,17 @@ class LedgerStore(Protocol):
         """
         ...
 
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+    async def record_step(
+        self, workflow_id: str, record: StepRecord, *, owner: str | None = None
+    ) -> None:
         """Append a step record; it is durable when this returns.
 
-        A step counts as completed only once its record has been written here.
+        A step counts as completed only once its record has been written here. With
+        ``owner`` the write is fenced: it lands only while ``owner`` holds the run.
 
         Raises:
             UnknownRunError: no such run.
+            LeaseLostError: ``owner`` no longer holds the run (nothing is written).
             TypeError, ValueError: the record's result is not JSON (nothing is written).
         """
         ...
@@ -210,15 +232,18 @@ class LedgerStore(Protocol):
         outcome: str,
         response: Mapping[str, Any],
         records: Sequence[StepRecord] = (),
+        owner: str | None = None,
     ) -> None:
         """Append ``records``, set the outcome and store the response, in one transaction.
 
         The run's lease (and any cancel request) ends with it. At a timeout, ``records``
         are the steps the deadline cut short and ``response`` carries the partial
-        progress; either all of it is stored or none of it.
+        progress; either all of it is stored or none of it. With ``owner`` the write is
+        fenced, as in :meth:`record_step`.
 
         Raises:
             UnknownRunError: no such run.
+            LeaseLostError: ``owner`` no longer holds the run (nothing is written).
             ValueError: ``outcome`` is not 'success', 'timeout' or 'error'.
             TypeError, ValueError: a value is not JSON (nothing is written).
         """

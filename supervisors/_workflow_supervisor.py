@@ -351,6 +351,7 @@ class WorkflowSupervisor:
             store=self.store,
             first_attempts=first_attempts,
             asked_at=asked_at,
+            owner=self.keeper.owner,
         )
         self._live.add(workflow_id)
         # A cancel asked for through the store (from any process) cancels this scope.

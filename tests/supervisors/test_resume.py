@@ -219,9 +219,11 @@ class WriteLog(MemoryStore):
         super().__init__()
         self.writes: list[tuple[float, str, list[str]]] = []
 
-    async def record_step(self, workflow_id: str, record: StepRecord) -> None:
+    async def record_step(
+        self, workflow_id: str, record: StepRecord, *, owner: str | None = None
+    ) -> None:
         self.writes.append((trio.current_time(), "record_step", [record.step]))
-        await super().record_step(workflow_id, record)
+        await super().record_step(workflow_id, record, owner=owner)
 
     async def finish_run(self, workflow_id: str, **kwargs: Any) -> None:
         steps = [r.step for r in kwargs["records"]]

@@ -14,6 +14,7 @@ from supervisors import StepRecord
 from supervisors._memory_store import MemoryStore
 from supervisors._sqlite_store import open_sqlite_store
 from supervisors._store import (
+    LeaseLostError,
     LedgerStore,
     StoredRun,
     UnknownRunError,
@@ -305,6 +306,40 @@ async def test_a_lease_lapses_when_its_owner_stops_beating(
     clock.now += 0.5
     assert await store.claim("r1", "next", timeout=10.0) is True
     assert (await stored(store, "r1")).owner == "next"
+
+
+async def test_fenced_writes_land_only_while_their_owner_holds_the_run(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """Once another owner takes a run, the old owner's writes are refused and change nothing."""
+    await store.create_run("r1", "wf", {}, 5.0, owner="old", lease_time=10.0)
+    await store.record_step("r1", record("a", result=1), owner="old")
+    clock.now += 10.5  # the old owner stalled past its lease
+    assert await store.claim("r1", "new", timeout=5.0) is True
+    await store.record_step("r1", record("b", result="new's"), owner="new")
+    with pytest.raises(LeaseLostError) as lost:
+        await store.record_step("r1", record("b", result="old's"), owner="old")
+    assert (lost.value.workflow_id, lost.value.owner) == ("r1", "old")
+    with pytest.raises(LeaseLostError):
+        await store.finish_run(
+            "r1", outcome="timeout", response={"old": True}, records=[record("c")], owner="old"
+        )
+    run = await stored(store, "r1")
+    assert (run.status, run.owner, run.response) == ("running", "new", None)
+    assert [(r.step, r.result) for r in run.records] == [("a", 1), ("b", "new's")]
+    await store.finish_run("r1", outcome="success", response={"new": True}, owner="new")
+    assert (await stored(store, "r1")).response == {"new": True}
+
+
+async def test_a_fenced_write_to_an_ended_run_is_refused(store: LedgerStore) -> None:
+    """A run that has ended holds no lease: a fenced write to it is refused, not appended."""
+    await store.create_run("r1", "wf", {}, 5.0, owner="me")
+    await store.finish_run("r1", outcome="error", response={}, owner="me")
+    with pytest.raises(LeaseLostError):
+        await store.record_step("r1", record("late"), owner="me")
+    assert (await stored(store, "r1")).records == ()
+    with pytest.raises(UnknownRunError):
+        await store.record_step("nope", record("a"), owner="me")
 
 
 async def test_one_heartbeat_renews_every_lease_of_its_owner(
