@@ -144,6 +144,10 @@ class StepRunner:
         key = LatencyHistory.key(self._workflow_type, step.name)
         while True:
             refusal = self._refusal(step, key)
+            if refusal is not None and self._caller_cancelled():
+                # The caller cancelled while nothing checkpointed (between two steps): that
+                # is a cancellation, not a lack of time. Let it end the step as one.
+                await trio.lowlevel.checkpoint()
             if refusal is not None:
                 failed = tally.record(
                     Status.TIMEOUT, error=refusal, error_type=ErrorType.NOT_ENOUGH_TIME
@@ -179,6 +183,8 @@ class StepRunner:
             # attempt the crash cut short (and so which key to send again).
             await self._note_attempt(attrs.evolve(failed, result=None))
             delay = policy.interval(tally.before + tally.sent)  # grows with every send
+            if self._caller_cancelled():
+                await trio.lowlevel.checkpoint()  # a cancellation, as above
             if not self._can_start_at(key, trio.current_time() + delay):
                 # The next attempt would be refused after the wait (no time left, or less
                 # than its usual duration): fail now instead of waiting for that.
@@ -223,6 +229,11 @@ class StepRunner:
         return (
             f"step {step.name!r} usually takes {expected:g} seconds and {max(left, 0.0):g} are left"
         )
+
+    def _caller_cancelled(self) -> bool:
+        """Whether a cancellation other than the run's own deadline is pending."""
+        cancelled = trio.current_effective_deadline() == -math.inf
+        return cancelled and self._deadline > trio.current_time()
 
     def _can_start_at(self, key: str, start: float) -> bool:
         """Whether an attempt starting at ``start`` has time left to finish, by the history."""
