@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from mira_actors import MiraError
+from mira_actors import MiraError, safe_repr
 
 from ._ledger import Status, StepRecord
 from ._run_pages import RunCursor, RunPage
@@ -39,7 +39,7 @@ class UnknownRunError(MiraError, LookupError):
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id
         super().__init__(
-            f"no run with workflow_id {workflow_id!r} is stored; check the id "
+            f"no run with workflow_id {safe_repr(workflow_id)} is stored; check the id "
             "(the store's list_runs(), or 'mira-actors runs', shows the stored ones)"
         )
 
@@ -63,8 +63,8 @@ class DamagedRunError(MiraError, ValueError):
         self.workflow_id = workflow_id
         self.field = field
         super().__init__(
-            f"the stored run {workflow_id!r} is damaged: its {field!r} cannot be read back; "
-            "start the workflow again as a new run"
+            f"the stored run {safe_repr(workflow_id)} is damaged: its {field!r} cannot be "
+            "read back; start the workflow again as a new run"
         )
 
 
@@ -74,8 +74,8 @@ class ResumeConflictError(MiraError, RuntimeError):
     def __init__(self, workflow_id: str) -> None:
         self.workflow_id = workflow_id
         super().__init__(
-            f"run {workflow_id!r} is still going (started or being resumed by another caller); "
-            "wait for it to finish, then resume again if it did not complete"
+            f"run {safe_repr(workflow_id)} is still going (started or being resumed by another "
+            "caller); wait for it to finish, then resume again if it did not complete"
         )
 
 

@@ -11,6 +11,7 @@ import trio
 from mira_actors import Actor
 from supervisors import (
     Step,
+    UnknownRunError,
     Workflow,
     WorkflowReply,
     WorkflowRequest,
@@ -142,3 +143,12 @@ async def test_reply_channel_that_raises_is_logged_and_dropped(
     [dropped] = [r for r in caplog.records if r.name == "supervisors.workflow"]
     assert dropped.levelno == logging.ERROR
     assert dropped.getMessage() == "workflow reply dropped: the reply channel raised RuntimeError"
+
+
+async def test_resume_of_a_huge_id_is_a_short_error() -> None:
+    """Resuming a 1 MB workflow_id raises UnknownRunError whose text quotes it cut short."""
+    async with open_workflow_supervisor(workflows=[WORKFLOW]) as supervisor:
+        with pytest.raises(UnknownRunError) as raised:
+            await supervisor.resume("x" * 1_000_000)
+    assert len(str(raised.value)) < 300
+    assert str(raised.value).startswith("no run with workflow_id '" + "x" * 99 + "... is stored")
