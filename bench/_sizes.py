@@ -28,6 +28,8 @@ class Sizes:
         adversity_runs: Case 10: durable runs per scenario and repetition.
         adversity_goals: Case 10: goals in the big input.
         adversity_timeout: Case 10: the runs' deadline, seconds.
+        soak_runs: Case 11: mixed runs in one ``running()`` block.
+        soak_every: Case 11: runs between two samples of the process's resources.
     """
 
     repeats: int = 3
@@ -47,6 +49,8 @@ class Sizes:
     adversity_runs: int = 30
     adversity_goals: int = 200_000
     adversity_timeout: float = 0.2
+    soak_runs: int = 20_000
+    soak_every: int = 2_000
 
     @classmethod
     def full(cls) -> Sizes:
@@ -67,6 +71,8 @@ class Sizes:
             store_commits=300,
             store_workflows=50,
             adversity_runs=8,
+            soak_runs=4_000,
+            soak_every=400,
         )
 
     @classmethod
@@ -90,4 +96,6 @@ class Sizes:
             adversity_runs=2,
             adversity_goals=20_000,
             adversity_timeout=0.05,
+            soak_runs=40,
+            soak_every=10,
         )

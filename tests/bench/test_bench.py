@@ -11,6 +11,7 @@ import pytest
 
 from bench import Metric, RunResult, Sizes, Target, run
 from bench import __main__ as bench_main
+from bench._case_soak import soak_case
 from bench._case_store import store_case
 from bench._harness import lateness_summary, run_interleaved
 from bench._results import percentile
@@ -32,7 +33,7 @@ def test_every_case_reports(tiny_run: RunResult) -> None:
     for case in tiny_run.cases:
         assert case.metrics
         # Cases 5 and 10 count work and lateness against bounds, with no peer to compare.
-        assert case.number in (5, 10) or case.ratios, f"case {case.number} has no ratio"
+        assert case.number in (5, 10, 11) or case.ratios, f"case {case.number} has no ratio"
 
 
 def test_every_ratio_is_positive_and_finite(tiny_run: RunResult) -> None:
@@ -222,3 +223,24 @@ def test_step_log_counts_work_after_the_response() -> None:
     ]
     responded = dict.fromkeys(("done-before", "ends-after", "never-ends", "starts-after"), 3.0)
     assert log.work_after(responded) == (1, 2)
+
+
+def test_soak_case_samples_resources_and_counts_outcomes() -> None:
+    """Case 11 samples the process every soak_every runs and sees each kind of outcome."""
+    case = soak_case(Sizes.tiny())
+    assert case.number == 11
+    by_key = {m.key: m for m in case.metrics}
+    assert set(by_key) == {
+        "soak.rss_growth",
+        "soak.rss_peak_over_warm",
+        "soak.tasks_growth",
+        "soak.fds_growth",
+        "soak.threads_growth",
+        "soak.unexpected_outcomes",
+    }
+    assert by_key["soak.unexpected_outcomes"].samples == (0.0,)
+    assert by_key["soak.tasks_growth"].samples == (0.0,)
+    assert case.notes[0].count(" tasks") == Sizes.tiny().soak_runs // Sizes.tiny().soak_every
+    assert "error/error 4" in case.notes[1]
+    assert "success/success 28" in case.notes[1]
+    assert "timeout/timeout 4" in case.notes[1]
