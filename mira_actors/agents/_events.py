@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mira_actors import safe_str
 from supervisors import RunReport
 
 logger = logging.getLogger("mira_actors.agents.orchestrator")
@@ -80,7 +81,8 @@ def log_sub_second(workflow_type: str | None, timeout: float) -> None:
         timeout,
         extra={
             "warning_type": "sub_second_timeout",
-            "workflow_type": workflow_type,
+            # Logged before the workflow is looked up: it may be any caller's text.
+            "workflow_type": None if workflow_type is None else safe_str(workflow_type),
             "timeout_seconds": timeout,
         },
     )

@@ -17,6 +17,12 @@ from supervisors import WorkflowReply, WorkflowRequest
 from tests.mira_actors.agents.orchestrators import SlowRiskAgent, make
 from tests.strategies import is_valid_timeout, messages, small_values, timeouts
 
+# Hypothesis warns when it writes out a drawn 1 MB value (for a report); drawing those
+# is the point here.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+)
+
 VALID = {
     "type": "workflow",
     "data": {"workflow_type": "project_initialization", "data": {"name": "P", "goals": ["a"]}},
