@@ -49,6 +49,7 @@ class _MemoryRun:
     response: str | None = None
     resumes: int = 0
     owner: str | None = None
+    started_at: float | None = None
 
     def append(self, record: StepRecord, result: str) -> None:
         # A plain tuple: cheaper than a copy of the record without its result.
@@ -93,6 +94,7 @@ class _MemoryRun:
             owner=self.owner,
             lease_expires_at=lease_expires_at,
             cancel_requested=cancel_requested,
+            started_at=self.started_at,
         )
 
 
@@ -214,6 +216,7 @@ class MemoryStore:
             created_at=now,
             updated_at=now,
             owner=owner,
+            started_at=now,
         )
         # Writes are not cancellable: the run is stored, so no cancellation is raised.
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -307,6 +310,7 @@ class MemoryStore:
             run.owner = owner
             self._cancel_requested.discard(workflow_id)
             run.status, run.timeout, run.updated_at = RUNNING, timeout, now
+            run.started_at = now
             run.response = None  # running again: the old outcome no longer stands
             run.resumes += 1
             self._leases[owner] = now + lease_time

@@ -44,7 +44,7 @@ T = TypeVar("T")
 # other applications and touches nothing of theirs.
 SCHEMA_NAME = "mira_actors"
 APPLICATION = "mira-actors ledger"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Held while the schema is checked and created, so two first openers do not race.
 SCHEMA_LOCK = 0x6D697261  # 'mira'
 
@@ -68,7 +68,8 @@ CREATE TABLE {SCHEMA_NAME}.runs (
     updated_at DOUBLE PRECISION NOT NULL,
     resumes INTEGER NOT NULL DEFAULT 0,
     owner_id TEXT,
-    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    started_at DOUBLE PRECISION
 );
 CREATE INDEX runs_by_owner ON {SCHEMA_NAME}.runs (owner_id);
 CREATE INDEX runs_by_age ON {SCHEMA_NAME}.runs (created_at, workflow_id);
@@ -177,9 +178,10 @@ class PostgresStore:
             now = self._now(connection)
             inserted = connection.execute(
                 "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status,"
-                " created_at, updated_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " created_at, updated_at, owner_id, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (workflow_id) DO NOTHING",
-                (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner),
+                (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner, now),
             ).rowcount
             if not inserted:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
@@ -422,6 +424,15 @@ def _prepare(connection: psycopg.Connection[Any], *, read_only: bool) -> None:
         )
         raise ForeignDatabaseError(msg)
     version = meta.get("schema_version")
+    if version == "1" and not read_only:
+        # Version 1 did not keep when a run's latest start or claim began: its runs
+        # have none, and a recovery gives them their whole timeout.
+        connection.execute(f"ALTER TABLE {SCHEMA_NAME}.runs ADD COLUMN started_at DOUBLE PRECISION")
+        connection.execute(
+            f"UPDATE {SCHEMA_NAME}.meta SET value = %s WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION),),
+        )
+        return
     if version != str(SCHEMA_VERSION):
         msg = (
             f"the database holds ledger schema version {version!r}; this code reads "

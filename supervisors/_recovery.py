@@ -4,7 +4,9 @@ A run whose owner stopped beating (its process died) is abandoned once its lease
 lapsed. A recovering supervisor polls the store, takes such runs a batch at a time
 (:meth:`~supervisors._store.LedgerStore.claim_expired`: each run goes to one claimer
 only) and resumes each under its own lease: completed steps are not run again, and a
-step whose outcome is unknown is sent again with the same idempotency key.
+step whose outcome is unknown is sent again with the same idempotency key. A run keeps
+its deadline: it resumes under the time it had left, by the store's clock, and one
+whose time ran out while nobody held it is stored as a timeout, not resumed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
+from ._ledger import ErrorType, Status
 from ._options import RunOptions
+from ._report import RunReport
+from ._store import StoredRun
 
 if TYPE_CHECKING:
     from ._workflow_supervisor import WorkflowSupervisor
@@ -44,8 +49,10 @@ class Recovery:
         interval: Seconds between looks at the store for abandoned runs.
         max_runs: The most recovered runs going on here at once; a look takes no more
             than the room left.
-        timeout: The deadline of a recovered run, in seconds (None: its own stored
-            timeout, counted afresh from the recovery).
+        timeout: A new deadline for each recovered run, in seconds from its recovery
+            (None: the time its own timeout had left, counted from its latest start
+            or claim by the store's clock; a run with none left is stored as a
+            timeout with its partial progress, not resumed).
     """
 
     interval: float = attrs.field(default=1.0, validator=_positive)
@@ -93,14 +100,44 @@ async def serve_recovery(supervisor: WorkflowSupervisor, recovery: Recovery) -> 
             await trio.sleep(recovery.interval)
 
 
+async def _finish_out_of_time(supervisor: WorkflowSupervisor, stored: StoredRun) -> None:
+    """Store a recovered run whose deadline passed while nobody held it as a timeout."""
+    report = RunReport(
+        workflow_id=stored.workflow_id,
+        workflow_type=stored.workflow_type,
+        outcome=Status.TIMEOUT,
+        timeout=stored.timeout,
+        records=stored.records,
+        error=(
+            f"Workflow execution timed out after {stored.timeout} seconds "
+            "(its owner stopped, and its time ran out before it was recovered)"
+        ),
+        error_type=ErrorType.TIMEOUT,
+    )
+    await supervisor.store.finish_run(
+        stored.workflow_id,
+        outcome=Status.TIMEOUT,
+        response=report.response(),
+        owner=supervisor.keeper.owner,
+    )
+    logger.info(
+        "a recovered run had no time left: stored as a timeout",
+        extra={"event_type": "run_recovered_timed_out", "workflow_id": stored.workflow_id},
+    )
+
+
 async def _resume(supervisor: WorkflowSupervisor, workflow_id: str, timeout: float | None) -> None:
     """Resume one recovered run here; give it back to the store when it cannot be."""
     try:
         stored = await supervisor.store.load_run(workflow_id)
         if stored is None:
             return
-        options = RunOptions(timeout=stored.timeout if timeout is None else timeout)
-        await supervisor.resume(workflow_id, options=options)
+        if timeout is None:
+            timeout = stored.time_left(await supervisor.store.now())
+            if timeout <= 0:
+                await _finish_out_of_time(supervisor, stored)
+                return
+        await supervisor.resume(workflow_id, options=RunOptions(timeout=timeout))
     except Exception as exc:  # not this run's fault to end the worker: log it, let it go
         logger.warning(
             "a recovered run could not be resumed here: %s",

@@ -104,9 +104,9 @@ def claim(
     # One statement: of two owners claiming at once, only one matches the WHERE.
     taken = connection.execute(
         "UPDATE runs SET owner_id = ?, cancel_requested = ?, status = ?, timeout = ?,"
-        " resumes = resumes + 1, updated_at = ?, response = NULL"
+        " resumes = resumes + 1, updated_at = ?, started_at = ?, response = NULL"
         f" WHERE workflow_id = ? AND status != ? AND (owner_id = ? OR {ABANDONED})",
-        (owner, False, RUNNING, timeout, now, workflow_id, Status.SUCCESS, owner, now),
+        (owner, False, RUNNING, timeout, now, now, workflow_id, Status.SUCCESS, owner, now),
     ).rowcount
     if taken:
         beat(connection, owner=owner, lease_time=lease_time, now=now)

@@ -25,7 +25,7 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 # "MIRA" in ASCII: written into the SQLite header of every ledger file we create.
 APPLICATION_ID = 0x4D495241
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # How long a connection waits for another process's write lock before it fails.
 BUSY_TIMEOUT = 5.0
 
@@ -41,13 +41,20 @@ CREATE INDEX runs_running ON runs (created_at) WHERE status = 'running';
 """
 # Version 1 held resume claims (claimed_by, claimed_until) in place of leases: its
 # columns stay, unused, and its claims lapse (no owner of version 1 beats).
+# Version 2 did not keep when a run's latest start or claim began (its deadline):
+# its runs have none (NULL), and a recovery gives them their whole timeout.
+FROM_VERSION_2 = """
+ALTER TABLE runs ADD COLUMN started_at REAL;
+"""
 FROM_VERSION_1 = (
     """
 ALTER TABLE runs ADD COLUMN owner_id TEXT;
 ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 """
     + LEASES
+    + FROM_VERSION_2
 )
+UPGRADES = {1: FROM_VERSION_1, 2: FROM_VERSION_2}
 SCHEMA = (
     """
 CREATE TABLE runs (
@@ -61,7 +68,8 @@ CREATE TABLE runs (
     updated_at REAL NOT NULL,
     resumes INTEGER NOT NULL DEFAULT 0,
     owner_id TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    started_at REAL
 );
 CREATE TABLE steps (
     id INTEGER PRIMARY KEY,
@@ -179,12 +187,13 @@ def _check_header(path: str) -> None:
 
 
 def _upgrade(connection: sqlite3.Connection, path: str) -> None:
-    """Bring a version 1 file to this version, in one transaction (unless another did)."""
+    """Bring an older file to this version, in one transaction (unless another did)."""
     try:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
-                for statement in FROM_VERSION_1.split(";"):
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version in UPGRADES:
+                for statement in UPGRADES[version].split(";"):
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -199,7 +208,7 @@ def _upgrade(connection: sqlite3.Connection, path: str) -> None:
 def _check(connection: sqlite3.Connection, path: str, *, read_only: bool) -> bool:
     """Refuse our own file when its schema is newer, or damaged; write nothing.
 
-    Returns whether it is of version 1, to be upgraded (only when not ``read_only``).
+    Returns whether it is of an older version, to be upgraded (only when not ``read_only``).
     """
     try:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -209,14 +218,14 @@ def _check(connection: sqlite3.Connection, path: str, *, read_only: bool) -> boo
         }
     except sqlite3.DatabaseError as exc:  # "file is not a database", "disk image is malformed"
         raise StoreFileError(path, f"is damaged: {exc}") from exc
-    upgrade = version == 1 and not read_only
+    upgrade = version in UPGRADES and not read_only
     if version != SCHEMA_VERSION and not upgrade:
         newer = "; upgrade mira-actors to read it" if version > SCHEMA_VERSION else ""
-        if version == 1:
+        if version in UPGRADES:
             newer = "; open it once for writing (run or resume) to upgrade it"
         problem = f"holds ledger schema version {version}; this code reads {SCHEMA_VERSION}"
         raise StoreFileError(path, problem + newer)
-    needed = TABLES if version == SCHEMA_VERSION else ("runs", "steps")
+    needed = TABLES if version != 1 else ("runs", "steps")
     missing = [table for table in needed if table not in tables]
     if missing:
         problem = (

@@ -26,7 +26,8 @@ logger = logging.getLogger("supervisors.store")
 
 RUN_COLUMNS = (
     "runs.workflow_id, workflow_type, data, timeout, status, response, created_at, updated_at,"
-    " resumes, runs.owner_id, owners.heartbeat_at + owners.lease_time, cancel_requested"
+    " resumes, runs.owner_id, owners.heartbeat_at + owners.lease_time, cancel_requested,"
+    " runs.started_at"
 )
 # A run's lease is its owner's: the owner's row says until when it holds.
 RUNS_WITH_LEASES = "runs LEFT JOIN owners ON owners.owner_id = runs.owner_id"
@@ -116,6 +117,7 @@ def _run_from_row(connection: Any, row: tuple[Any, ...], dialect: Dialect) -> St
         owner,
         lease_expires_at,
         cancel_requested,
+        started_at,
     ) = row
     workflow_id = _text(workflow_id, "workflow_id")
     workflow_type = _text(workflow_type, "workflow_type")
@@ -141,6 +143,7 @@ def _run_from_row(connection: Any, row: tuple[Any, ...], dialect: Dialect) -> St
         owner=None if owner is None else _text(owner, "owner_id"),
         lease_expires_at=None if lease_expires_at is None else _number(lease_expires_at, "lease"),
         cancel_requested=bool(cancel_requested),
+        started_at=None if started_at is None else _number(started_at, "started_at"),
     )
 
 

@@ -217,8 +217,9 @@ class SqliteStore:
             try:
                 connection.execute(
                     "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status,"
-                    " created_at, updated_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner),
+                    " created_at, updated_at, owner_id, started_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner, now),
                 )
             except sqlite3.IntegrityError as exc:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"

@@ -120,6 +120,9 @@ class StoredRun:
         lease_expires_at: When the owner's lease lapses unless it beats again, on the
             store's clock (None without an owner).
         cancel_requested: Whether someone asked, through the store, to cancel it.
+        started_at: When its latest start or claim began, on the store's clock: its
+            deadline is ``started_at + timeout`` (None for a run stored before this
+            was kept).
     """
 
     workflow_id: str
@@ -135,6 +138,17 @@ class StoredRun:
     owner: str | None = None
     lease_expires_at: float | None = None
     cancel_requested: bool = False
+    started_at: float | None = None
+
+    def time_left(self, now: float) -> float:
+        """Seconds left of its timeout at ``now`` (the store's clock), at most its timeout.
+
+        Negative once its deadline has passed; the whole timeout when its start is not
+        known.
+        """
+        if self.started_at is None:
+            return self.timeout
+        return self.timeout - max(0.0, now - self.started_at)
 
     @property
     def completed_steps(self) -> list[str]:
@@ -285,7 +299,8 @@ class LedgerStore(Protocol):
         """Take a run's lease for a resume by ``owner`` under a new timeout, atomically.
 
         On success the run's status goes back to 'running', ``resumes`` grows by one,
-        ``timeout`` becomes the new one and ``owner`` holds its lease: the same
+        ``timeout`` becomes the new one (counted from now: ``started_at``) and ``owner``
+        holds its lease: the same
         transaction beats for it with ``lease_time``, and it must go on beating. The
         owner that holds a run may claim it again.
 

@@ -35,7 +35,7 @@ async def test_first_use_creates_a_versioned_schema(postgres_url: str) -> None:
     async with open_postgres_store(postgres_url):
         pass
     meta = dict(sql(postgres_url, "SELECT key, value FROM mira_actors.meta"))
-    assert meta == {"application": "mira-actors ledger", "schema_version": "1"}
+    assert meta == {"application": "mira-actors ledger", "schema_version": "2"}
     tables = sql(postgres_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mira_actors'")
     assert {name for (name,) in tables} == {"meta", "owners", "runs", "steps"}
 
@@ -58,10 +58,23 @@ async def test_another_schema_version_is_refused(postgres_url: str) -> None:
     async with open_postgres_store(postgres_url):
         pass
     sql(postgres_url, "UPDATE mira_actors.meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(ForeignDatabaseError, match="schema version '99'; this code reads 1"):
+    with pytest.raises(ForeignDatabaseError, match="schema version '99'; this code reads 2"):
         async with open_postgres_store(postgres_url):
             pass
     assert ("schema_version", "99") in sql(postgres_url, "SELECT key, value FROM mira_actors.meta")
+
+
+async def test_a_version_1_ledger_gains_run_start_times(postgres_url: str) -> None:
+    """A ledger of schema version 1 (no run start times) is upgraded and keeps its runs."""
+    async with open_postgres_store(postgres_url) as store:
+        await store.create_run("old", "wf", {}, 5.0)
+    sql(postgres_url, "ALTER TABLE mira_actors.runs DROP COLUMN started_at")
+    sql(postgres_url, "UPDATE mira_actors.meta SET value = '1' WHERE key = 'schema_version'")
+    async with open_postgres_store(postgres_url) as store:
+        run = await store.load_run("old")
+        assert run is not None
+        assert (run.started_at, run.time_left(1e12)) == (None, 5.0)
+    assert ("schema_version", "2") in sql(postgres_url, "SELECT key, value FROM mira_actors.meta")
 
 
 async def test_other_tables_in_the_database_are_never_touched(postgres_url: str) -> None:

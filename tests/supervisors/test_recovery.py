@@ -81,6 +81,73 @@ async def test_a_dead_owners_run_is_recovered_once_its_lease_lapses(
     assert (run.resumes, run.owner, run.completed_steps) == (1, None, ["a", "b", "c"])
 
 
+async def recover_until_finished(store: MemoryStore, supervisor: WorkflowSupervisor) -> None:
+    """Serve recovery until run 'r1' is no longer running (at most 60 virtual seconds)."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_recovery, supervisor, Recovery(interval=1.0))
+        with trio.fail_after(60):
+            while (await store.load_run("r1")).status == "running":  # type: ignore[union-attr]  # noqa: ASYNC110
+                await trio.sleep(0.5)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_recovered_run_resumes_under_the_time_it_had_left(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A run started at 0 with 20 s, recovered at 16, has 4 s left: c is cut at 20."""
+    store, journal = store_on_trio_time(), []
+    await store.create_run("r1", "w", "D", 20.0, owner="dead", lease_time=15.0)
+    await store.record_step(
+        "r1", StepRecord(step="a", agent="a", status="success", started_at=0, ended_at=1)
+    )
+    async with system(store, journal, seconds=3.0) as (supervisor, _):
+        await recover_until_finished(store, supervisor)
+    assert [(kind, name, at) for kind, name, at in journal if name == "c"] == [
+        ("start", "c", 19.0),
+        ("cancel", "c", 20.0),
+    ]
+    run = await store.load_run("r1")
+    assert run is not None
+    assert (run.status, run.timeout, run.completed_steps) == ("timeout", 4.0, ["a", "b"])
+
+
+async def test_a_recovered_run_with_no_time_left_is_stored_as_a_timeout(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A run whose 10 s ran out before its recovery at 16 is not resumed: a timeout, with a done."""
+    store, journal = store_on_trio_time(), []
+    await store.create_run("r1", "w", "D", 10.0, owner="dead", lease_time=15.0)
+    await store.record_step(
+        "r1", StepRecord(step="a", agent="a", status="success", started_at=0, ended_at=1)
+    )
+    async with system(store, journal) as (supervisor, _):
+        await recover_until_finished(store, supervisor)
+    assert journal == []  # no step was sent again
+    run = await store.load_run("r1")
+    assert run is not None
+    assert (run.status, run.owner, run.resumes) == ("timeout", None, 0)
+    assert run.response is not None
+    assert run.response["partial_progress"]["completed_steps"] == ["a"]
+    assert "before it was recovered" in run.response["error"]
+
+
+async def test_recovery_timeout_gives_recovered_runs_a_new_deadline(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """With Recovery(timeout=30), a run whose own 10 s ran out is resumed for 30 s from 16."""
+    store, journal = store_on_trio_time(), []
+    await store.create_run("r1", "w", "D", 10.0, owner="dead", lease_time=15.0)
+    async with system(store, journal) as (supervisor, _), trio.open_nursery() as nursery:
+        nursery.start_soon(serve_recovery, supervisor, Recovery(interval=1.0, timeout=30.0))
+        with trio.fail_after(60):
+            while (await store.load_run("r1")).status == "running":  # type: ignore[union-attr]  # noqa: ASYNC110
+                await trio.sleep(0.5)
+        nursery.cancel_scope.cancel()
+    run = await store.load_run("r1")
+    assert run is not None
+    assert (run.status, run.timeout, run.started_at) == ("success", 30.0, 16.0)
+
+
 async def test_a_live_owners_runs_are_left_alone(autojump_clock: trio.abc.Clock) -> None:
     """While its owner beats, a running run is not recovered by another supervisor."""
     store, journal = store_on_trio_time(), []
@@ -101,7 +168,7 @@ async def test_recovery_takes_no_more_than_max_runs(autojump_clock: trio.abc.Clo
     """A recoverer keeps at most max_runs recovered runs going; the rest wait their turn."""
     store, journal = store_on_trio_time(), []
     for n in range(5):
-        await store.create_run(f"r{n}", "w", "D", 30.0)
+        await store.create_run(f"r{n}", "w", "D", 100.0)  # the last two recovered at 31
     async with (
         system(store, journal, seconds=5.0) as (supervisor, agents),
         trio.open_nursery() as nursery,

@@ -73,7 +73,7 @@ async def three_workers_one_killed(target: str, side: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": ROOT}
     async with open_store(target) as store:
         for n in range(RUNS):
-            await store.create_run(f"run-{n:03}", "four", {"n": n}, 60.0)
+            await store.create_run(f"run-{n:03}", "four", {"n": n}, 600.0)
         async with trio.open_nursery() as nursery:
             workers = []
             owners = []

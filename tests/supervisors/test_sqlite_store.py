@@ -18,7 +18,7 @@ import pytest
 import trio
 
 from supervisors import StepRecord
-from supervisors._sqlite_file import StoreFileError
+from supervisors._sqlite_file import SCHEMA_VERSION, StoreFileError
 from supervisors._sqlite_store import SqliteStore, open_sqlite_store
 from supervisors._store import DamagedRunError
 
@@ -261,10 +261,30 @@ async def test_a_version_1_file_is_upgraded_with_its_runs(db: Path) -> None:
         run = await store.load_run("old")
         assert run is not None
         assert (run.status, run.owner, run.completed_steps) == ("running", None, ["plan"])
+        assert run.started_at is None  # not kept then: a recovery gives its whole timeout
         await store.heartbeat("me")
         assert await store.claim_expired("me") == ["old"]
     with raw(db) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+async def test_a_version_2_file_gains_run_start_times(db: Path) -> None:
+    """A file of schema version 2 (no run start times) is upgraded and keeps its runs."""
+    async with open_sqlite_store(db) as store:
+        await store.create_run("old", "wf", {}, 5.0)
+    with raw(db) as connection:
+        connection.execute("ALTER TABLE runs DROP COLUMN started_at")
+        connection.execute("PRAGMA user_version = 2")
+    async with open_sqlite_store(db) as store:
+        run = await store.load_run("old")
+        assert run is not None
+        assert (run.started_at, run.time_left(1e12)) == (None, 5.0)  # unknown: all of it
+        assert await store.claim("old", "me", timeout=5.0)
+        run = await store.load_run("old")
+        assert run is not None
+        assert run.started_at is not None
+    with raw(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 CHILD = """

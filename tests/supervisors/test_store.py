@@ -91,6 +91,7 @@ async def test_create_run_stores_a_running_run(store: LedgerStore) -> None:
         created_at=1_000.0,
         updated_at=1_000.0,
         resumes=0,
+        started_at=1_000.0,
     )
 
 
@@ -340,6 +341,23 @@ async def test_a_fenced_write_to_an_ended_run_is_refused(store: LedgerStore) -> 
     assert (await stored(store, "r1")).records == ()
     with pytest.raises(UnknownRunError):
         await store.record_step("nope", record("a"), owner="me")
+
+
+async def test_a_run_keeps_when_its_latest_start_or_claim_began(
+    store: LedgerStore, clock: FakeClock
+) -> None:
+    """started_at is the store's time of the first start, then of each claim (not of a take)."""
+    await store.create_run("r1", "wf", {}, 30.0, owner="a", lease_time=10.0)
+    run = await stored(store, "r1")
+    assert run.started_at == 1000.0
+    assert run.time_left(1012.0) == 18.0
+    clock.now += 20.0
+    assert await store.claim_expired("b") == ["r1"]
+    assert (await stored(store, "r1")).started_at == 1000.0  # taking it does not restart it
+    assert await store.claim("r1", "b", timeout=5.0)
+    run = await stored(store, "r1")
+    assert (run.started_at, run.timeout) == (1020.0, 5.0)
+    assert run.time_left(1026.0) == -1.0
 
 
 async def test_one_heartbeat_renews_every_lease_of_its_owner(

@@ -21,7 +21,7 @@ async def test_worker_recovers_an_abandoned_run_and_stops_on_sigterm(tmp_path: P
     """A worker resumes a run nobody holds to success; SIGTERM ends it with exit 0."""
     db = str(tmp_path / "ledger.db")
     async with open_store(db) as store:
-        await store.create_run("orphan", "project_initialization", PROJECT, 30.0)
+        await store.create_run("orphan", "project_initialization", PROJECT, 300.0)
     with trio.fail_after(60):  # real time: the worker is a real process
         async with trio.open_nursery() as nursery:
             worker = await nursery.start(
