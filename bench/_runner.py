@@ -16,6 +16,7 @@ from mira_actors.instrumentation import set_instrumentation
 
 from ._case_adversity import adversity_case
 from ._case_deadline import blocking_case, lateness_case, measure_deadlines, work_after_case
+from ._case_leases import leases_case
 from ._case_messages import ask_case, tell_case
 from ._case_scale import scale_case
 from ._case_soak import soak_case
@@ -27,8 +28,8 @@ from ._report import CHART_NAME, write
 from ._results import CaseResult
 from ._sizes import Sizes
 
-ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 11)
-CASE_NAMES = {"adversity": 10, "soak": 11}
+ALL_CASES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12)
+CASE_NAMES = {"adversity": 10, "soak": 11, "leases": 12}
 """Cases that --cases also takes by name."""
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -91,6 +92,7 @@ def run_cases(
         8: store_case,
         10: adversity_case,
         11: soak_case,
+        12: leases_case,
     }
     results: list[CaseResult] = []
     for number in sorted(set(numbers)):

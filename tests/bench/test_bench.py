@@ -11,6 +11,7 @@ import pytest
 
 from bench import Metric, RunResult, Sizes, Target, run
 from bench import __main__ as bench_main
+from bench._case_leases import leases_case, postgres_missing
 from bench._case_soak import soak_case
 from bench._case_store import store_case
 from bench._harness import lateness_summary, run_interleaved
@@ -152,6 +153,29 @@ def test_store_case_reports_commits_and_workflows(
             assert math.isfinite(value), metric.key
             assert value > 0, metric.key
     assert list(tmp_path.iterdir()) == []  # every temporary folder was removed
+
+
+def test_leases_case_reports_each_store_and_the_recovery() -> None:
+    """Case 12 reports runs/s per store with ratios to memory, and recovery times (or why not)."""
+    case = leases_case(Sizes.tiny())
+    assert case.number == 12
+    kinds = ["memory", "sqlite"] if postgres_missing() else ["memory", "sqlite", "postgres"]
+    by_key = {m.key: m for m in case.metrics}
+    assert set(by_key) == {
+        *(f"leases.workflow.{kind}" for kind in kinds),
+        *(f"leases.workflow.ratio.{kind}" for kind in kinds[1:]),
+        "leases.recovery.first",
+        "leases.recovery.all",
+    }
+    assert {m.key for m in case.ratios} == {f"leases.workflow.ratio.{k}" for k in kinds[1:]}
+    assert by_key["leases.recovery.all"].unit == "s"
+    for metric in case.metrics:
+        assert len(metric.samples) == Sizes.tiny().repeats, metric.key
+        assert all(math.isfinite(v) and v > 0 for v in metric.samples), metric.key
+    first, last = by_key["leases.recovery.first"].samples, by_key["leases.recovery.all"].samples
+    assert all(a <= b for a, b in zip(first, last, strict=True))
+    if postgres_missing():
+        assert any(note.startswith("No PostgreSQL rows:") for note in case.notes)
 
 
 def test_scale_worker_prints_one_json_sample(capsys: pytest.CaptureFixture[str]) -> None:
