@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -134,12 +134,16 @@ class WorkflowRun:
         first_attempts: Mapping[str, int] | None = None,
         asked_at: float | None = None,
         owner: str | None = None,
+        handed_over: Callable[[], bool] | None = None,
     ) -> None:
         self.workflow = workflow
         # The lease holder its writes are fenced by: once another takes the run, they
         # are refused, and the run stops here (lease_lost says why).
         self._owner = owner
         self.lease_lost: LeaseLostError | None = None
+        # Whether a cancellation hands the run over to another orchestrator (its owner
+        # is stopping) rather than ends it: then nothing is stored, the lease goes back.
+        self._handed_over = handed_over
         # When the caller asked for the run (trio time): its timeout counts from then,
         # so that storing a big input first does not push the answer past the deadline.
         self._asked_at = asked_at
@@ -223,7 +227,13 @@ class WorkflowRun:
             # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
             # group of them): stored as 'cancelled', so that it can be resumed, and the
             # stream still ends, so a reader is not left waiting.
-            if self._store is not None and self.lease_lost is None and _is_cancellation(exc):
+            handed_over = self._handed_over is not None and self._handed_over()
+            if (
+                self._store is not None
+                and self.lease_lost is None
+                and not handed_over
+                and _is_cancellation(exc)
+            ):
                 await self._commit_cancelled()
             self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
             raise

@@ -117,9 +117,23 @@ class WorkflowSupervisor:
         # supervisors that share a store in one process share this set too.
         self._live: set[str] = live_runs if live_runs is not None else set()
         self._on_report = on_report
+        # Set by hand_over(): the runs cancelled from then on go back to the store.
+        self.handing_over = False
         for workflow in workflows:
             self.register_workflow(workflow)
         self.inbox, self._inbox_receive = trio.open_memory_channel[WorkflowRequest](inbox_capacity)
+
+    def hand_over(self) -> None:
+        """Let another orchestrator finish this supervisor's runs, once it is closed.
+
+        For a worker that is told to stop (SIGTERM): call it, then close the
+        supervisor. Each run the close cancels is not stored as 'cancelled': it stays
+        'running' and its lease is released at once, so an orchestrator recovering from
+        the store takes it at its next look, with no wait for the lease to lapse. Its
+        completed steps stand; a step it cut short has no record, so it is sent again
+        as the same attempt, with the same idempotency key.
+        """
+        self.handing_over = True
 
     @property
     def workflows(self) -> Mapping[str, Workflow]:
@@ -352,6 +366,7 @@ class WorkflowSupervisor:
             first_attempts=first_attempts,
             asked_at=asked_at,
             owner=self.keeper.owner,
+            handed_over=lambda: self.handing_over,
         )
         self._live.add(workflow_id)
         # A cancel asked for through the store (from any process) cancels this scope.

@@ -176,15 +176,20 @@ async def runs(args: argparse.Namespace, started: list[str]) -> int:
 
 
 async def worker(args: argparse.Namespace, started: list[str]) -> int:
-    """`worker`: recover abandoned runs until SIGTERM (exit 0) or Ctrl-C (exit 130)."""
+    """`worker`: recover abandoned runs until SIGTERM (its runs handed over; exit 0) or Ctrl-C.
+
+    Ctrl-C cancels its runs and exits 130.
+    """
     recovery = Recovery(interval=args.interval, max_runs=args.max_runs)
     async with opened_store(args.store) as store:
         orchestrator = build_orchestrator(args.backend, store, recover=recovery)
         with trio.open_signal_receiver(signal.SIGTERM) as terms:
-            async with orchestrator.running():
+            async with orchestrator.running() as system:
                 print(f"worker {orchestrator.owner} recovering runs", file=sys.stderr, flush=True)
                 async for _ in terms:
-                    break  # stop: running() cancels the recovered runs as it closes
+                    # Its runs go back to the store, for the other workers to go on with.
+                    system.hand_over()
+                    break
     return EXIT_SUCCESS
 
 
