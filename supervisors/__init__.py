@@ -57,8 +57,8 @@ from ._workflow import Parallel as Parallel
 from ._workflow import Step as Step
 from ._workflow import Workflow as Workflow
 from ._workflow import read_agent_reply as read_agent_reply
-from ._workflow_supervisor import WorkflowReply as WorkflowReply
-from ._workflow_supervisor import WorkflowRequest as WorkflowRequest
+from ._workflow_channel import WorkflowReply as WorkflowReply
+from ._workflow_channel import WorkflowRequest as WorkflowRequest
 from ._workflow_supervisor import WorkflowSupervisor as WorkflowSupervisor
 from ._workflow_supervisor import open_workflow_supervisor as open_workflow_supervisor
 

@@ -43,6 +43,8 @@ class ErrorType(_Name):
     UNKNOWN_WORKFLOW = "unknown_workflow"  # a run of a workflow that is not registered
     UNSTORABLE_DATA = "unstorable_data"  # a run whose input the store cannot keep
     STORE_UNAVAILABLE = "store_unavailable"  # the store could not commit in time
+    INVALID_REQUEST = "invalid_request"  # a channel request whose values could not be run
+    INVALID_TIMEOUT = "invalid_timeout"  # a channel request with a timeout that is not one
     LEASE_LOST = "lease_lost"  # another orchestrator took the run: stopped here, not stored
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import attrs
 import trio
 
 from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
@@ -18,13 +14,14 @@ from mira_actors import DEFAULT_CAPACITY, Actor, ActorRef, safe_repr, safe_str
 from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._leases import LeaseKeeper
-from ._ledger import OUTCOME_UNKNOWN, REFUSED, ErrorType, Status
+from ._ledger import ErrorType, Status
 from ._memory_store import MemoryStore
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
-from ._report import RunReport, check_timeout, error_report
+from ._report import RunReport, error_report
 from ._retry import RetryPolicy
 from ._run import WorkflowRun
+from ._run_ids import new_run_id
 from ._store import (
     LEASE_TIME,
     LedgerStore,
@@ -33,53 +30,14 @@ from ._store import (
     StoreUnavailableError,
     UnknownRunError,
 )
+from ._stored_runs import next_attempts, stored_report
 from ._supervisor import Supervisor, open_supervisor
 from ._workflow import Workflow
+from ._workflow_channel import WorkflowRequest, serve_inbox
 
 logger = logging.getLogger("supervisors.workflow")
 
 ReportListener = Callable[[RunReport], None]
-
-
-def _check_reply_to(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    # Checked when the request is made, so the producer gets the error, not the supervisor.
-    if not isinstance(value, trio.abc.SendChannel):
-        msg = f"reply_to must be a trio send channel, got {type(value).__name__}"
-        raise TypeError(msg)
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class WorkflowRequest:
-    """A workflow message sent over a channel, with where to send the reply.
-
-    Attributes:
-        workflow_type: The workflow's name.
-        data: The workflow data.
-        reply_to: Where the :class:`WorkflowReply` goes.
-        timeout: The run's deadline, in seconds from when the run starts.
-        tag: Anything the producer wants back with the reply, to match them up.
-    """
-
-    workflow_type: str
-    data: Any
-    reply_to: trio.MemorySendChannel[WorkflowReply] = attrs.field(validator=_check_reply_to)
-    timeout: float = DEFAULT_TIMEOUT
-    tag: Any = None
-
-
-@attrs.frozen(kw_only=True, eq=False)
-class WorkflowReply:
-    """The answer to one :class:`WorkflowRequest`.
-
-    Attributes:
-        request: The request answered, as it was sent.
-        response: The MIRA response (success, timeout or error shape).
-        report: The run's report, with its ledger.
-    """
-
-    request: WorkflowRequest
-    response: dict[str, Any]
-    report: RunReport
 
 
 class WorkflowSupervisor:
@@ -293,7 +251,7 @@ class WorkflowSupervisor:
             )
         stored = await self._load(workflow_id)
         if stored.status == Status.SUCCESS and stored.response is not None:
-            return self._reported(_stored_report(stored))
+            return self._reported(stored_report(stored))
         workflow = self._workflows.get(stored.workflow_type)
         if workflow is None:
             msg = (
@@ -317,7 +275,7 @@ class WorkflowSupervisor:
             self._live.discard(workflow_id)
             stored = await self._load(workflow_id)
             if stored.status == Status.SUCCESS and stored.response is not None:
-                return self._reported(_stored_report(stored))  # the other resume finished it
+                return self._reported(stored_report(stored))  # the other resume finished it
             raise ResumeConflictError(workflow_id)
         try:
             try:
@@ -330,7 +288,7 @@ class WorkflowSupervisor:
                 workflow_id,
                 options,
                 stored.results,
-                first_attempts=_next_attempts(stored),
+                first_attempts=next_attempts(stored),
             )
         finally:
             with trio.CancelScope(shield=True):
@@ -385,7 +343,7 @@ class WorkflowSupervisor:
         with trio.CancelScope(shield=True):
             stored = await self.store.load_run(run.workflow_id)
         if stored is not None and stored.status == Status.CANCELLED and stored.response:
-            return _stored_report(stored)
+            return stored_report(stored)
         names = run.ledger.completed_steps()
         return RunReport(
             workflow_id=run.workflow_id,
@@ -397,125 +355,13 @@ class WorkflowSupervisor:
             error_type=ErrorType.CANCELLED,
         )
 
+    async def _run_requested(self, workflow_type: str, data: Any, timeout: float) -> RunReport:
+        return await self.run(workflow_type, data, timeout=timeout)
+
     def _reported(self, report: RunReport) -> RunReport:
         if self._on_report is not None:
             self._on_report(report)
         return report
-
-    async def _serve_inbox(self) -> None:
-        async with self._inbox_receive:
-            async for request in self._inbox_receive:
-                if not isinstance(request, WorkflowRequest):
-                    # There is no reply channel to answer on, and one bad message must not
-                    # take down the runs of every other producer: log its type and drop it.
-                    logger.error(
-                        "workflow request dropped: expected a WorkflowRequest, got %s",
-                        type(request).__name__,
-                        extra={"error_type": "invalid_request"},
-                    )
-                    continue
-                self._runs.start_soon(self._answer, request)
-
-    async def _answer(self, request: WorkflowRequest) -> None:
-        # One producer's request, whatever its values, must not end the runs of others:
-        # every exception becomes the error reply (trio.Cancelled is not an Exception).
-        try:
-            report = await self._run_request(request)
-        except Exception as exc:
-            report = error_report(
-                uuid.uuid4().hex,
-                safe_str(getattr(request, "workflow_type", None)),
-                0.0,
-                f"The workflow request could not be run: {safe_repr(exc)}",
-                "invalid_request",
-            )
-            # No traceback: its exception messages may quote the request's values.
-            logger.error(  # noqa: TRY400
-                "workflow request failed: %s",
-                type(exc).__name__,
-                extra={"workflow_id": report.workflow_id, "error_type": "invalid_request"},
-            )
-        reply = WorkflowReply(request=request, response=report.response(), report=report)
-        try:
-            await request.reply_to.send(reply)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            # The producer has gone; nobody is left to tell.
-            logger.warning(
-                "workflow reply dropped: the reply channel is closed",
-                extra={"workflow_id": report.workflow_id},
-            )
-        except Exception as exc:  # a reply channel of the producer's own that failed
-            logger.error(  # noqa: TRY400 - as above
-                "workflow reply dropped: the reply channel raised %s",
-                type(exc).__name__,
-                extra={"workflow_id": report.workflow_id, "error_type": "invalid_reply_to"},
-            )
-
-    async def _run_request(self, request: WorkflowRequest) -> RunReport:
-        try:
-            timeout = check_timeout(request.timeout)
-        except (TypeError, ValueError) as exc:
-            return error_report(
-                uuid.uuid4().hex, safe_str(request.workflow_type), 0.0, str(exc), "invalid_timeout"
-            )
-        return await self.run(request.workflow_type, request.data, timeout=timeout)
-
-
-class _RunIds:
-    """Run ids: uuid4s (32 hex digits, version 4) from a random base and a count.
-
-    The base is 74 random bits drawn per process (again after a fork), so ids stay
-    unique across processes that share a store; a run costs a count, not ``uuid4()``.
-    """
-
-    def __init__(self) -> None:
-        self._renew()
-        os.register_at_fork(after_in_child=self._renew)
-
-    def _renew(self) -> None:
-        base = int.from_bytes(os.urandom(10)) << 48  # the count takes the low 48 bits
-        base = (base & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
-        self._base = (base & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
-        self._count = itertools.count()
-
-    def new(self) -> str:
-        return f"{self._base | next(self._count):032x}"
-
-
-new_run_id = _RunIds().new
-
-
-def _next_attempts(stored: StoredRun) -> dict[str, int]:
-    """The attempt number each unfinished step resumes at, so keys stay true to attempts.
-
-    An attempt whose outcome is unknown (cut short by a deadline, a cancellation or its
-    own timeout) is sent again as the same attempt, with the same idempotency key: its
-    agent may have done the work already. A step whose agent answered a failure goes on
-    to a new attempt and a new key. A refusal for want of time sent nothing, so it
-    changes nothing; a crash wrote nothing, so the attempt it cut is sent again too.
-    """
-    next_attempts: dict[str, int] = {}
-    for record in stored.records:  # in the order written: the last record of a step wins
-        if record.completed:
-            next_attempts.pop(record.step, None)
-        elif record.error_type in OUTCOME_UNKNOWN:
-            next_attempts[record.step] = max(record.attempts, 1)
-        elif record.error_type not in REFUSED or record.step not in next_attempts:
-            next_attempts[record.step] = record.attempts + 1
-    return next_attempts
-
-
-def _stored_report(stored: StoredRun) -> RunReport:
-    """The report of a run that finished before, as stored."""
-    assert stored.response is not None
-    return RunReport(
-        workflow_id=stored.workflow_id,
-        workflow_type=stored.workflow_type,
-        outcome=stored.status,
-        timeout=stored.timeout,
-        records=stored.records,
-        stored_response=stored.response,
-    )
 
 
 @asynccontextmanager
@@ -576,7 +422,7 @@ async def open_workflow_supervisor(
             live_runs=live_runs,
             keeper=keeper,
         )
-        runs.start_soon(supervisor._serve_inbox)
+        runs.start_soon(serve_inbox, supervisor._inbox_receive, runs, supervisor._run_requested)
         try:
             yield supervisor
         finally:
