@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import trio
 
 from mira_actors import ActorRef, exception_text
@@ -16,12 +14,12 @@ from mira_actors.instrumentation import RunTrace
 from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._ledger import OUT_OF_TIME, ErrorType, Ledger, Status, StepRecord
-from ._memory_store import MemoryStore
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._report import EXCEPTION_LOG_LIMIT, RunReport
 from ._retry import RetryPolicy, StepFailedError
+from ._run_writes import RunWrites
 from ._steps import StepOutcome, StepRunner
-from ._store import LeaseLostError, LedgerStore, StoreUnavailableError
+from ._store import LeaseLostError, LedgerStore
 from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
 
@@ -100,10 +98,6 @@ async def run_workflow(
 
 logger = logging.getLogger("supervisors.workflow")
 
-# How long a run its caller cancelled may take to store that it was cancelled: a store
-# that needs longer (it is locked) finishes the commit in the background.
-CANCELLED_COMMIT_GRACE = 0.05
-
 
 def _is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` is trio's Cancelled, or an exception group of nothing else."""
@@ -137,9 +131,8 @@ class WorkflowRun:
         handed_over: Callable[[], bool] | None = None,
     ) -> None:
         self.workflow = workflow
-        # The lease holder its writes are fenced by: once another takes the run, they
+        # Its writes are fenced by ``owner``'s lease: once another takes the run, they
         # are refused, and the run stops here (lease_lost says why).
-        self._owner = owner
         self.lease_lost: LeaseLostError | None = None
         # Whether a cancellation hands the run over to another orchestrator (its owner
         # is stopping) rather than ends it: then nothing is stored, the lease goes back.
@@ -153,7 +146,11 @@ class WorkflowRun:
         self._routes = routes
         self._history = history
         self._adaptive = adaptive
-        self._store = store
+        self._writes = (
+            None
+            if store is None
+            else RunWrites(store, workflow_id, owner=owner, lost=self._lose_lease)
+        )
         self._first_attempts = first_attempts or {}
         self._emitter = Emitter(
             options.on_event, workflow_id=workflow_id, workflow_type=workflow.name
@@ -229,68 +226,26 @@ class WorkflowRun:
             # stream still ends, so a reader is not left waiting.
             handed_over = self._handed_over is not None and self._handed_over()
             if (
-                self._store is not None
+                self._writes is not None
                 and self.lease_lost is None
                 and not handed_over
                 and _is_cancellation(exc)
             ):
-                await self._commit_cancelled()
+                await self._writes.cancelled(self._cancelled_report(), self.cut)
             self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
             raise
         report = self.report()
-        if self._store is not None and self.lease_lost is None:
-            report = await self._commit_outcome(report)
+        if self._writes is not None and self.lease_lost is None:
+            report = await self._writes.outcome(report, self.cut, self._scope.deadline)
         if self.lease_lost is not None:
             report = self._lease_lost_report(self.lease_lost)
         self._finished(report.outcome, tuple(report.completed_steps))
         return report
 
-    async def _commit_outcome(self, report: RunReport) -> RunReport:
-        """Commit the run's outcome by its deadline (plus the store's small floor).
-
-        A store that cannot commit in time makes the report an 'error' that says so
-        (error_type 'store_unavailable'); the store retries the commit on its own.
-        """
-        store = self._store
-        assert store is not None
-        # A scope bounds the store's waits; MemoryStore never waits, and at a deadline
-        # burst a scope whose deadline has passed costs each run a cancellation.
-        bound: contextlib.AbstractContextManager[object] = (
-            contextlib.nullcontext()
-            if isinstance(store, MemoryStore)
-            else trio.CancelScope(deadline=self._scope.deadline)
-        )
-        try:
-            with bound:
-                await store.finish_run(
-                    self.workflow_id,
-                    outcome=report.outcome,
-                    response=report.response(),
-                    records=self.cut,
-                    owner=self._owner,
-                )
-        except LeaseLostError as exc:
-            self._lose_lease(exc)
-        except StoreUnavailableError as exc:
-            error = (
-                f"the run ended ({report.outcome}) but could not be committed in time: {exc}; "
-                "the store keeps trying, and until it lands the run can be resumed"
-            )
-            return attrs.evolve(
-                report, outcome=Status.ERROR, error=error, error_type=ErrorType.STORE_UNAVAILABLE
-            )
-        return report
-
-    async def _commit_cancelled(self) -> None:
-        """Store the run as 'cancelled' with its steps cut short, shielded but bounded.
-
-        The caller has cancelled the run and is waiting to unwind, so the store gets
-        no more than its floor for the commit; one that cannot make it keeps trying in
-        the background, and until then the run stays 'running' (resumable as well).
-        """
-        assert self._store is not None
+    def _cancelled_report(self) -> RunReport:
+        """The report a run its caller cancelled is stored with (the caller gets none)."""
         names = self.ledger.completed_steps()
-        report = RunReport(
+        return RunReport(
             workflow_id=self.workflow_id,
             workflow_type=self.workflow.name,
             outcome=Status.CANCELLED,
@@ -299,23 +254,6 @@ class WorkflowRun:
             error=f"Workflow execution was cancelled by its caller after {len(names)} steps",
             error_type=ErrorType.CANCELLED,
         )
-        with trio.move_on_after(CANCELLED_COMMIT_GRACE, shield=True):
-            try:
-                await self._store.finish_run(
-                    self.workflow_id,
-                    outcome=Status.CANCELLED,
-                    response=report.response(),
-                    records=self.cut,
-                    owner=self._owner,
-                )
-            except StoreUnavailableError:
-                pass  # the store retries it; the caller's cancellation goes on
-            except Exception as exc:  # nothing may take the place of the caller's cancellation
-                logger.warning(
-                    "a cancelled run could not be stored as cancelled: %s",
-                    type(exc).__name__,
-                    extra={"workflow_id": self.workflow_id, "error_type": type(exc).__name__},
-                )
 
     def _lose_lease(self, exc: LeaseLostError) -> None:
         """Stop the run at once: another orchestrator holds it now, and its records stand."""
@@ -414,62 +352,18 @@ class WorkflowRun:
             self.options.on_step(record)
 
     async def _commit(self, record: StepRecord) -> StepRecord:
-        """Commit a finished step to the store, then the ledger; return what was written.
-
-        A result the store cannot keep (not JSON) fails the step instead.
-        """
-        if self._store is not None:
-            try:
-                await self._store.record_step(self.workflow_id, record, owner=self._owner)
-            except LeaseLostError as exc:
-                # Not committed: another owner's records stand. The run stops at once.
-                self._lose_lease(exc)
-                record = attrs.evolve(
-                    record,
-                    status=Status.ERROR,
-                    result=None,
-                    error=str(exc),
-                    error_type=ErrorType.LEASE_LOST,
-                )
-            except StoreUnavailableError as exc:
-                # Not committed, so not completed: it goes with the outcome's commit.
-                record = attrs.evolve(
-                    record,
-                    status=Status.ERROR,
-                    result=None,
-                    error=f"its record could not be committed in time: {exc}",
-                    error_type=ErrorType.STORE_UNAVAILABLE,
-                )
+        """Commit a finished step to the store, then the ledger; return what was written."""
+        if self._writes is not None:
+            record, waits = await self._writes.step(record)
+            if waits:  # not committed in time: it goes with the outcome's commit
                 self.cut.append(record)
-            except (TypeError, ValueError) as exc:
-                record = attrs.evolve(
-                    record,
-                    status=Status.ERROR,
-                    result=None,
-                    error=f"its result cannot be stored: {exc}",
-                    error_type=ErrorType.UNSTORABLE_RESULT,
-                )
-                try:
-                    await self._store.record_step(self.workflow_id, record, owner=self._owner)
-                except LeaseLostError as lost:
-                    self._lose_lease(lost)
         self._note(record)
         return record
 
     async def _note_attempt(self, record: StepRecord) -> None:
-        """Keep a failed attempt that will be retried in the store (not the ledger).
-
-        Best effort: a store that cannot take it in time costs only the exactness of
-        the idempotency key after a crash, never the run's deadline.
-        """
-        if self._store is None:
-            return
-        try:
-            await self._store.record_step(self.workflow_id, record, owner=self._owner)
-        except StoreUnavailableError:
-            pass
-        except LeaseLostError as exc:
-            self._lose_lease(exc)
+        """Keep a failed attempt that will be retried in the store (not the ledger)."""
+        if self._writes is not None:
+            await self._writes.attempt(record)
 
     def _cut_short(self, record: StepRecord) -> None:
         """Note a step cut short now; it is committed with the outcome when the run ends."""
