@@ -17,16 +17,10 @@ from ._ledger import ErrorType as ErrorType
 from ._ledger import Ledger as Ledger
 from ._ledger import Status as Status
 from ._ledger import StepRecord as StepRecord
-from ._memory_store import MemoryStore as MemoryStore
-from ._open_store import is_postgres_url as is_postgres_url
-from ._open_store import open_store as open_store
 from ._options import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from ._options import RunOptions as RunOptions
 from ._policy import Restart as Restart
 from ._policy import Strategy as Strategy
-from ._postgres_store import ForeignDatabaseError as ForeignDatabaseError
-from ._postgres_store import PostgresStore as PostgresStore
-from ._postgres_store import open_postgres_store as open_postgres_store
 from ._recovery import Recovery as Recovery
 from ._recovery import serve_recovery as serve_recovery
 from ._report import RunReport as RunReport
@@ -35,21 +29,6 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._retry import StepFailedError as StepFailedError
 from ._retry import StepTimeoutError as StepTimeoutError
 from ._run import run_workflow as run_workflow
-from ._run_pages import RunCursor as RunCursor
-from ._run_pages import RunPage as RunPage
-from ._run_pages import RunSummary as RunSummary
-from ._sqlite_file import StoreFileError as StoreFileError
-from ._sqlite_store import SqliteStore as SqliteStore
-from ._sqlite_store import open_sqlite_store as open_sqlite_store
-from ._store import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
-from ._store import LEASE_TIME as LEASE_TIME
-from ._store import DamagedRunError as DamagedRunError
-from ._store import LeaseLostError as LeaseLostError
-from ._store import LedgerStore as LedgerStore
-from ._store import ResumeConflictError as ResumeConflictError
-from ._store import StoredRun as StoredRun
-from ._store import StoreUnavailableError as StoreUnavailableError
-from ._store import UnknownRunError as UnknownRunError
 from ._supervisor import ChildStatus as ChildStatus
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import open_supervisor as open_supervisor
@@ -61,6 +40,27 @@ from ._workflow_channel import WorkflowReply as WorkflowReply
 from ._workflow_channel import WorkflowRequest as WorkflowRequest
 from ._workflow_supervisor import WorkflowSupervisor as WorkflowSupervisor
 from ._workflow_supervisor import open_workflow_supervisor as open_workflow_supervisor
+from .stores import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
+from .stores import LEASE_TIME as LEASE_TIME
+from .stores import DamagedRunError as DamagedRunError
+from .stores import ForeignDatabaseError as ForeignDatabaseError
+from .stores import LeaseLostError as LeaseLostError
+from .stores import LedgerStore as LedgerStore
+from .stores import MemoryStore as MemoryStore
+from .stores import PostgresStore as PostgresStore
+from .stores import ResumeConflictError as ResumeConflictError
+from .stores import RunCursor as RunCursor
+from .stores import RunPage as RunPage
+from .stores import RunSummary as RunSummary
+from .stores import SqliteStore as SqliteStore
+from .stores import StoredRun as StoredRun
+from .stores import StoreFileError as StoreFileError
+from .stores import StoreUnavailableError as StoreUnavailableError
+from .stores import UnknownRunError as UnknownRunError
+from .stores import is_postgres_url as is_postgres_url
+from .stores import open_postgres_store as open_postgres_store
+from .stores import open_sqlite_store as open_sqlite_store
+from .stores import open_store as open_store
 
 __all__ = [
     "DEFAULT_TIMEOUT",

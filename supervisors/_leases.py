@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import trio
 
-from ._store import HEARTBEAT_INTERVAL, LEASE_TIME, LedgerStore, check_lease_time
+from .stores._protocol import HEARTBEAT_INTERVAL, LEASE_TIME, LedgerStore, check_lease_time
 
 logger = logging.getLogger("supervisors.leases")
 

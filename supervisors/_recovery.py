@@ -2,7 +2,7 @@
 
 A run whose owner stopped beating (its process died) is abandoned once its lease has
 lapsed. A recovering supervisor polls the store, takes such runs a batch at a time
-(:meth:`~supervisors._store.LedgerStore.claim_expired`: each run goes to one claimer
+(:meth:`~supervisors.LedgerStore.claim_expired`: each run goes to one claimer
 only) and resumes each under its own lease: completed steps are not run again, and a
 step whose outcome is unknown is sent again with the same idempotency key. A run keeps
 its deadline: it resumes under the time it had left, by the store's clock, and one
@@ -21,7 +21,7 @@ import trio
 from ._ledger import ErrorType, Status
 from ._options import RunOptions
 from ._report import RunReport
-from ._store import StoredRun
+from .stores._protocol import StoredRun
 
 if TYPE_CHECKING:
     from ._workflow_supervisor import WorkflowSupervisor

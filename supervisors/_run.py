@@ -19,9 +19,9 @@ from ._report import EXCEPTION_LOG_LIMIT, RunReport
 from ._retry import RetryPolicy, StepFailedError
 from ._run_writes import RunWrites
 from ._steps import StepOutcome, StepRunner
-from ._store import LeaseLostError, LedgerStore
 from ._tracing import run_traced
 from ._workflow import Parallel, Step, Workflow
+from .stores._protocol import LeaseLostError, LedgerStore
 
 
 async def run_workflow(

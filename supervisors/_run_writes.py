@@ -15,9 +15,9 @@ import attrs
 import trio
 
 from ._ledger import ErrorType, Status, StepRecord
-from ._memory_store import MemoryStore
 from ._report import RunReport
-from ._store import LeaseLostError, LedgerStore, StoreUnavailableError
+from .stores._memory_store import MemoryStore
+from .stores._protocol import LeaseLostError, LedgerStore, StoreUnavailableError
 
 logger = logging.getLogger("supervisors.workflow")
 

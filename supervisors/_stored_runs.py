@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._ledger import OUTCOME_UNKNOWN, REFUSED
 from ._report import RunReport
-from ._store import StoredRun
+from .stores._protocol import StoredRun
 
 
 def next_attempts(stored: StoredRun) -> dict[str, int]:

@@ -15,14 +15,18 @@ from ._events import EventSink
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._leases import LeaseKeeper
 from ._ledger import ErrorType, Status
-from ._memory_store import MemoryStore
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
 from ._report import RunReport, error_report
 from ._retry import RetryPolicy
 from ._run import WorkflowRun
 from ._run_ids import new_run_id
-from ._store import (
+from ._stored_runs import next_attempts, stored_report
+from ._supervisor import Supervisor, open_supervisor
+from ._workflow import Workflow
+from ._workflow_channel import WorkflowRequest, serve_inbox
+from .stores._memory_store import MemoryStore
+from .stores._protocol import (
     LEASE_TIME,
     LedgerStore,
     ResumeConflictError,
@@ -30,10 +34,6 @@ from ._store import (
     StoreUnavailableError,
     UnknownRunError,
 )
-from ._stored_runs import next_attempts, stored_report
-from ._supervisor import Supervisor, open_supervisor
-from ._workflow import Workflow
-from ._workflow_channel import WorkflowRequest, serve_inbox
 
 logger = logging.getLogger("supervisors.workflow")
 

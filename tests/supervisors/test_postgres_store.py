@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from supervisors import StepRecord
-from supervisors._postgres_store import (
+from supervisors.stores._postgres_store import (
     ForeignDatabaseError,
     PostgresStore,
     open_postgres_store,

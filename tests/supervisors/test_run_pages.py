@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from supervisors import RunCursor, StepRecord
-from supervisors._memory_store import MemoryStore
-from supervisors._sqlite_store import open_sqlite_store
-from supervisors._store import LedgerStore
+from supervisors.stores._memory_store import MemoryStore
+from supervisors.stores._protocol import LedgerStore
+from supervisors.stores._sqlite_store import open_sqlite_store
 
 
 class FakeClock:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from supervisors import SqliteStore, StoreFileError, open_sqlite_store
-from supervisors._sqlite_file import APPLICATION_ID, SCHEMA_VERSION
+from supervisors.stores._sqlite_file import APPLICATION_ID, SCHEMA_VERSION
 
 
 def execute(path: Path, *statements: str) -> None:

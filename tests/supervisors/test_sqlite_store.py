@@ -18,9 +18,9 @@ import pytest
 import trio
 
 from supervisors import StepRecord
-from supervisors._sqlite_file import SCHEMA_VERSION, StoreFileError
-from supervisors._sqlite_store import SqliteStore, open_sqlite_store
-from supervisors._store import DamagedRunError
+from supervisors.stores._protocol import DamagedRunError
+from supervisors.stores._sqlite_file import SCHEMA_VERSION, StoreFileError
+from supervisors.stores._sqlite_store import SqliteStore, open_sqlite_store
 
 SECRET = "hunter2"  # stored in damaged rows: no log may show it
 
@@ -290,7 +290,7 @@ async def test_a_version_2_file_gains_run_start_times(db: Path) -> None:
 CHILD = """
 import sys, trio
 from supervisors import StepRecord
-from supervisors._sqlite_store import open_sqlite_store
+from supervisors.stores._sqlite_store import open_sqlite_store
 
 async def main(path, mode):
     async with open_sqlite_store(path) as store:

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from supervisors import StepRecord, StoreUnavailableError
-from supervisors._sqlite_store import COMMIT_FLOOR, open_sqlite_store
+from supervisors.stores._sqlite_store import COMMIT_FLOOR, open_sqlite_store
 from tests.deadlines import GRACE
 
 RESPONSE = {"workflow_type": "wf", "status": "timeout", "steps": []}

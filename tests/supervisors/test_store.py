@@ -11,14 +11,14 @@ import pytest
 import trio
 
 from supervisors import StepRecord
-from supervisors._memory_store import MemoryStore
-from supervisors._sqlite_store import open_sqlite_store
-from supervisors._store import (
+from supervisors.stores._memory_store import MemoryStore
+from supervisors.stores._protocol import (
     LeaseLostError,
     LedgerStore,
     StoredRun,
     UnknownRunError,
 )
+from supervisors.stores._sqlite_store import open_sqlite_store
 
 
 class FakeClock:
@@ -50,7 +50,7 @@ async def store(
         async with open_sqlite_store(tmp_path / "ledger.db", clock=clock) as sqlite:
             yield sqlite
     else:
-        from supervisors._postgres_store import open_postgres_store
+        from supervisors.stores._postgres_store import open_postgres_store
 
         url = request.getfixturevalue("postgres_url")
         async with open_postgres_store(url, clock=clock) as postgres:

@@ -17,7 +17,7 @@ import pytest
 import trio
 
 from supervisors import open_sqlite_store
-from supervisors._sqlite_file import SCHEMA_VERSION
+from supervisors.stores._sqlite_file import SCHEMA_VERSION
 from tests.mira_actors.agents.test_cli import PROJECT, run_cli
 
 WORKFLOW = json.loads(PROJECT.read_text())

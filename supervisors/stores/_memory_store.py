@@ -13,9 +13,8 @@ from typing import Any
 import attrs
 import trio
 
-from ._ledger import Status, StepRecord
-from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page
-from ._store import (
+from .._ledger import Status, StepRecord
+from ._protocol import (
     LEASE_TIME,
     RUNNING,
     Clock,
@@ -29,6 +28,7 @@ from ._store import (
     encode_response,
     encode_result,
 )
+from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page
 
 # A record as MemoryStore keeps it: its fields but the result, and the result as JSON.
 _RecordFields = tuple[str, str, str, float, float, int, "str | None", "str | None"]
@@ -114,7 +114,7 @@ def _record(fields: _RecordFields, result: str) -> StepRecord:
 
 
 class MemoryStore:
-    """A :class:`~supervisors._store.LedgerStore` in this process's memory, lost at its end.
+    """A :class:`~supervisors.LedgerStore` in this process's memory, lost at its end.
 
     It keeps values as JSON text, as a durable store does, so it accepts and gives
     back exactly what one would, and nothing a caller holds can change what it keeps.
@@ -197,7 +197,7 @@ class MemoryStore:
         owner: str | None = None,
         lease_time: float = LEASE_TIME,
     ) -> None:
-        """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
+        """Store a new run; see :meth:`~supervisors.LedgerStore.create_run`."""
         self._check_open()
         if workflow_id in self._runs:
             msg = f"a run with workflow_id {workflow_id!r} is already stored"
@@ -224,7 +224,7 @@ class MemoryStore:
     async def record_step(
         self, workflow_id: str, record: StepRecord, *, owner: str | None = None
     ) -> None:
-        """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
+        """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         run = self._held(workflow_id, owner)
         result = encode_result(record)
         run.append(record, result)
@@ -241,7 +241,7 @@ class MemoryStore:
         records: Sequence[StepRecord] = (),
         owner: str | None = None,
     ) -> None:
-        """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
+        """Store how the run ended; see :meth:`~supervisors.LedgerStore.finish_run`."""
         run = self._held(workflow_id, owner)
         check_outcome(outcome)
         # Everything is encoded before anything changes: all of it is stored, or none.
@@ -258,7 +258,7 @@ class MemoryStore:
         # otherwise put its answer behind another round of every other run.
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
-        """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
+        """Return the run, or None; see :meth:`~supervisors.LedgerStore.load_run`."""
         self._check_open()
         await trio.lowlevel.checkpoint()
         if (run := self._runs.get(workflow_id)) is None:
@@ -266,7 +266,7 @@ class MemoryStore:
         return self._stored(workflow_id, run)
 
     async def list_runs(self) -> list[StoredRun]:
-        """Return every run, newest first; see :meth:`~supervisors._store.LedgerStore.list_runs`."""
+        """Return every run, newest first; see :meth:`~supervisors.LedgerStore.list_runs`."""
         self._check_open()
         await trio.lowlevel.checkpoint()
         # Reversed insertion order breaks ties between runs created at the same time.
@@ -300,7 +300,7 @@ class MemoryStore:
     async def claim(
         self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
     ) -> bool:
-        """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+        """Take a run's lease for a resume; see :meth:`~supervisors.LedgerStore.claim`."""
         run = self._run(workflow_id)
         lease_time = check_lease_time(lease_time)
         now = self._clock()
@@ -318,7 +318,7 @@ class MemoryStore:
         return taken
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""
+        """Give up a lease; see :meth:`~supervisors.LedgerStore.release`."""
         self._check_open()
         if (run := self._runs.get(workflow_id)) is not None and run.owner == owner:
             run.owner = None
@@ -326,7 +326,7 @@ class MemoryStore:
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
-        """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""
+        """Renew the owner's leases; see :meth:`~supervisors.LedgerStore.heartbeat`."""
         self._check_open()
         lease_time = check_lease_time(lease_time)
         self._leases[owner] = self._clock() + lease_time
@@ -339,7 +339,7 @@ class MemoryStore:
         )
 
     async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
-        """Take abandoned runs; see :meth:`~supervisors._store.LedgerStore.claim_expired`.
+        """Take abandoned runs; see :meth:`~supervisors.LedgerStore.claim_expired`.
 
         A pass over the runs held (at most ``max_runs``): recovery is rare, and a store
         in memory is seen by this process only.
@@ -370,12 +370,12 @@ class MemoryStore:
         return marked
 
     async def now(self) -> float:
-        """Return the store's clock; see :meth:`~supervisors._store.LedgerStore.now`."""
+        """Return the store's clock; see :meth:`~supervisors.LedgerStore.now`."""
         self._check_open()
         await trio.lowlevel.checkpoint()
         return self._clock()
 
     async def aclose(self) -> None:
-        """Close the store; see :meth:`~supervisors._store.LedgerStore.aclose`."""
+        """Close the store; see :meth:`~supervisors.LedgerStore.aclose`."""
         self._closed = True
         await trio.lowlevel.cancel_shielded_checkpoint()

@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from ._ledger import StepRecord
-from ._store import STATUSES, DamagedRunError, StoredRun
+from .._ledger import StepRecord
+from ._protocol import STATUSES, DamagedRunError, StoredRun
 
 logger = logging.getLogger("supervisors.store")
 

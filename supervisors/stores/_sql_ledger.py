@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._ledger import Status, StepRecord
-from ._store import RUNNING, LeaseLostError, UnknownRunError
+from .._ledger import Status, StepRecord
+from ._protocol import RUNNING, LeaseLostError, UnknownRunError
 
 # A run nobody holds a live lease on (one parameter: the store's time now).
 ABANDONED = (

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ._memory_store import MemoryStore
+from ._protocol import LedgerStore
 from ._sqlite_store import open_sqlite_store
-from ._store import LedgerStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -25,9 +25,9 @@ async def open_store(
     """Open the store ``target`` names and close it on exit.
 
     A ``postgresql://`` (or ``postgres://``) URL opens a
-    :class:`~supervisors._postgres_store.PostgresStore` (the ``postgres`` extra); any
-    other string or path a :class:`~supervisors._sqlite_store.SqliteStore` file, made
-    when missing; None a :class:`~supervisors._memory_store.MemoryStore`. With
+    :class:`~supervisors.stores._postgres_store.PostgresStore` (the ``postgres`` extra); any
+    other string or path a :class:`~supervisors.stores._sqlite_store.SqliteStore` file, made
+    when missing; None a :class:`~supervisors.stores._memory_store.MemoryStore`. With
     ``read_only``, nothing is created or changed, and every write fails.
 
     Usage::

@@ -16,13 +16,9 @@ import trio
 
 from mira_actors import MiraError
 
+from .._ledger import StepRecord
 from . import _sql_ledger as sql
-from ._ledger import StepRecord
-from ._run_pages import RunCursor, RunPage, check_page
-from ._sql_thread import SqlThread
-from ._sqlite_pages import read_page
-from ._sqlite_rows import Dialect, read_run, read_runs
-from ._store import (
+from ._protocol import (
     LEASE_TIME,
     RUNNING,
     Clock,
@@ -34,6 +30,10 @@ from ._store import (
     encode_response,
     encode_result,
 )
+from ._run_pages import RunCursor, RunPage, check_page
+from ._sql_thread import SqlThread
+from ._sqlite_pages import read_page
+from ._sqlite_rows import Dialect, read_run, read_runs
 
 if TYPE_CHECKING:
     import psycopg
@@ -97,7 +97,7 @@ class ForeignDatabaseError(MiraError, ValueError):
 
 
 class PostgresStore:
-    """A :class:`~supervisors._store.LedgerStore` in a PostgreSQL database, via psycopg 3.
+    """A :class:`~supervisors.LedgerStore` in a PostgreSQL database, via psycopg 3.
 
     Every write is one transaction, committed when the call returns. Orchestrators in
     many processes, on many machines, may share one database: claims are single
@@ -169,7 +169,7 @@ class PostgresStore:
         owner: str | None = None,
         lease_time: float = LEASE_TIME,
     ) -> None:
-        """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
+        """Store a new run; see :meth:`~supervisors.LedgerStore.create_run`."""
         self._check_open()
         text = encode_json(data, "workflow data")
         lease_time = check_lease_time(lease_time)
@@ -194,7 +194,7 @@ class PostgresStore:
     async def record_step(
         self, workflow_id: str, record: StepRecord, *, owner: str | None = None
     ) -> None:
-        """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
+        """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         self._check_open()
         result = encode_result(record)
 
@@ -214,7 +214,7 @@ class PostgresStore:
         records: Sequence[StepRecord] = (),
         owner: str | None = None,
     ) -> None:
-        """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
+        """Store how the run ended; see :meth:`~supervisors.LedgerStore.finish_run`."""
         self._check_open()
         check_outcome(outcome)
         encoded = [(record, encode_result(record)) for record in records]
@@ -236,7 +236,7 @@ class PostgresStore:
         await self._call(finish, write=True)
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
-        """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
+        """Return the run, or None; see :meth:`~supervisors.LedgerStore.load_run`."""
         return await self._call(
             partial(read_run, workflow_id=workflow_id, dialect=POSTGRES), write=False
         )
@@ -256,7 +256,7 @@ class PostgresStore:
     async def claim(
         self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
     ) -> bool:
-        """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+        """Take a run's lease for a resume; see :meth:`~supervisors.LedgerStore.claim`."""
         lease_time = check_lease_time(lease_time)
 
         def claim(connection: _Qmark) -> bool:
@@ -273,11 +273,11 @@ class PostgresStore:
         return await self._call(claim, write=True)
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`."""
+        """Give up a lease; see :meth:`~supervisors.LedgerStore.release`."""
         await self._call(partial(sql.release, workflow_id=workflow_id, owner=owner), write=True)
 
     async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
-        """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""
+        """Renew the owner's leases; see :meth:`~supervisors.LedgerStore.heartbeat`."""
         lease_time = check_lease_time(lease_time)
 
         def beat(connection: _Qmark) -> frozenset[str]:
@@ -287,7 +287,7 @@ class PostgresStore:
         return await self._call(beat, write=True)
 
     async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
-        """Take abandoned runs; see :meth:`~supervisors._store.LedgerStore.claim_expired`."""
+        """Take abandoned runs; see :meth:`~supervisors.LedgerStore.claim_expired`."""
         limit = check_limit(limit)
 
         def take(connection: _Qmark) -> list[str]:

@@ -6,9 +6,9 @@ import logging
 import sqlite3
 from typing import Any
 
-from ._ledger import Status
+from .._ledger import Status
+from ._protocol import STATUSES
 from ._run_pages import RunCursor, RunPage, RunSummary, make_page
-from ._store import STATUSES
 
 logger = logging.getLogger("supervisors.store")
 

@@ -14,15 +14,9 @@ from typing import Any, TypeVar
 
 import trio
 
+from .._ledger import StepRecord
 from . import _sql_ledger as sql
-from ._ledger import StepRecord
-from ._run_pages import RunCursor, RunPage, check_page
-from ._sql_thread import SqlThread
-from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
-from ._sqlite_pages import read_page
-from ._sqlite_rows import read_run, read_runs
-from ._sqlite_tx import CommitGate, snapshot, time_left, transaction
-from ._store import (
+from ._protocol import (
     LEASE_TIME,
     RUNNING,
     Clock,
@@ -36,6 +30,12 @@ from ._store import (
     encode_response,
     encode_result,
 )
+from ._run_pages import RunCursor, RunPage, check_page
+from ._sql_thread import SqlThread
+from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
+from ._sqlite_pages import read_page
+from ._sqlite_rows import read_run, read_runs
+from ._sqlite_tx import CommitGate, snapshot, time_left, transaction
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ RETRY_BUSY_TIMEOUT = 0.1
 
 
 class SqliteStore:
-    """A :class:`~supervisors._store.LedgerStore` in a SQLite file, via the standard library.
+    """A :class:`~supervisors.LedgerStore` in a SQLite file, via the standard library.
 
     The file is in WAL mode and every write is one transaction. With
     ``synchronous='NORMAL'`` (the default) a commit is in the operating system's hands
@@ -208,7 +208,7 @@ class SqliteStore:
         owner: str | None = None,
         lease_time: float = LEASE_TIME,
     ) -> None:
-        """Store a new run; see :meth:`~supervisors._store.LedgerStore.create_run`."""
+        """Store a new run; see :meth:`~supervisors.LedgerStore.create_run`."""
         self._check_open()
         text, now = encode_json(data, "workflow data"), self._clock()
         lease_time = check_lease_time(lease_time)
@@ -232,7 +232,7 @@ class SqliteStore:
     async def record_step(
         self, workflow_id: str, record: StepRecord, *, owner: str | None = None
     ) -> None:
-        """Append a step record; see :meth:`~supervisors._store.LedgerStore.record_step`."""
+        """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         self._check_open()
         result, now = encode_result(record), self._clock()
 
@@ -251,7 +251,7 @@ class SqliteStore:
         records: Sequence[StepRecord] = (),
         owner: str | None = None,
     ) -> None:
-        """Store how the run ended; see :meth:`~supervisors._store.LedgerStore.finish_run`."""
+        """Store how the run ended; see :meth:`~supervisors.LedgerStore.finish_run`."""
         self._check_open()
         check_outcome(outcome)
         encoded = [(record, encode_result(record)) for record in records]
@@ -312,7 +312,7 @@ class SqliteStore:
         return True
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
-        """Return the run, or None; see :meth:`~supervisors._store.LedgerStore.load_run`."""
+        """Return the run, or None; see :meth:`~supervisors.LedgerStore.load_run`."""
         self._check_open()
         return await self._call(partial(snapshot, partial(read_run, workflow_id=workflow_id)))
 
@@ -334,7 +334,7 @@ class SqliteStore:
     async def claim(
         self, workflow_id: str, owner: str, *, timeout: float, lease_time: float = LEASE_TIME
     ) -> bool:
-        """Take a run's lease for a resume; see :meth:`~supervisors._store.LedgerStore.claim`."""
+        """Take a run's lease for a resume; see :meth:`~supervisors.LedgerStore.claim`."""
         self._check_open()
         lease_time, now = check_lease_time(lease_time), self._clock()
         claim = partial(
@@ -348,7 +348,7 @@ class SqliteStore:
         return await self._write(claim, budget=timeout)
 
     async def release(self, workflow_id: str, owner: str) -> None:
-        """Give up a lease; see :meth:`~supervisors._store.LedgerStore.release`.
+        """Give up a lease; see :meth:`~supervisors.LedgerStore.release`.
 
         It runs as a run or a resume ends, often shielded from every deadline: it waits
         for a locked store at most :data:`COMMIT_FLOOR`, then gives up with a warning
@@ -366,7 +366,7 @@ class SqliteStore:
             )
 
     async def heartbeat(self, owner: str, *, lease_time: float = LEASE_TIME) -> frozenset[str]:
-        """Renew the owner's leases; see :meth:`~supervisors._store.LedgerStore.heartbeat`."""
+        """Renew the owner's leases; see :meth:`~supervisors.LedgerStore.heartbeat`."""
         self._check_open()
         lease_time = check_lease_time(lease_time)
         return await self._write(
@@ -374,7 +374,7 @@ class SqliteStore:
         )
 
     async def claim_expired(self, owner: str, *, limit: int = 100) -> list[str]:
-        """Take abandoned runs; see :meth:`~supervisors._store.LedgerStore.claim_expired`."""
+        """Take abandoned runs; see :meth:`~supervisors.LedgerStore.claim_expired`."""
         self._check_open()
         limit = check_limit(limit)
         # The write lock (BEGIN IMMEDIATE) makes its select and update one step.
@@ -394,7 +394,7 @@ class SqliteStore:
         return self._clock()
 
     async def aclose(self) -> None:
-        """Close the connection; see :meth:`~supervisors._store.LedgerStore.aclose`.
+        """Close the connection; see :meth:`~supervisors.LedgerStore.aclose`.
 
         A commit still being retried in the background gets one last try first.
         """

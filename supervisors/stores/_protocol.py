@@ -1,9 +1,9 @@
 """Ledger stores: where runs and their step records are kept, so a run can be resumed.
 
 :class:`LedgerStore` is the interface a backend implements;
-:class:`~supervisors._memory_store.MemoryStore` keeps runs in this process (the default
-when no path is given), :class:`~supervisors._sqlite_store.SqliteStore` in a SQLite file
-and :class:`~supervisors._postgres_store.PostgresStore` in a PostgreSQL database.
+:class:`~supervisors.stores._memory_store.MemoryStore` keeps runs in this process (the default
+when no path is given), :class:`~supervisors.stores._sqlite_store.SqliteStore` in a SQLite file
+and :class:`~supervisors.stores._postgres_store.PostgresStore` in a PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import attrs
 
 from mira_actors import MiraError, safe_repr
 
-from ._ledger import Status, StepRecord
+from .._ledger import Status, StepRecord
 from ._run_pages import RunCursor, RunPage
 
 RUNNING = Status.RUNNING

@@ -76,7 +76,7 @@ def check_page(status: str | None, limit: int, before: RunCursor | None) -> None
         ValueError: an unknown status, or ``limit`` outside 1..MAX_PAGE.
         TypeError: ``limit`` is not an int, or ``before`` is not a RunCursor.
     """
-    from ._store import STATUSES  # _store re-exports these names: import it lazily
+    from ._protocol import STATUSES  # _store re-exports these names: import it lazily
 
     if status is not None and status not in STATUSES:
         msg = f"status must be None or one of {', '.join(map(repr, STATUSES))}, got {status!r}"
