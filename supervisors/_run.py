@@ -231,7 +231,7 @@ class WorkflowRun:
                 and not handed_over
                 and _is_cancellation(exc)
             ):
-                await self._writes.cancelled(self._cancelled_report(), self.cut)
+                await self._writes.cancelled(self.cancelled_report(), self.cut)
             self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
             raise
         report = self.report()
@@ -242,8 +242,8 @@ class WorkflowRun:
         self._finished(report.outcome, tuple(report.completed_steps))
         return report
 
-    def _cancelled_report(self) -> RunReport:
-        """The report a run its caller cancelled is stored with (the caller gets none)."""
+    def cancelled_report(self, how: str = "by its caller") -> RunReport:
+        """The report of the run cancelled now (``how``: by whom), as stored."""
         names = self.ledger.completed_steps()
         return RunReport(
             workflow_id=self.workflow_id,
@@ -251,7 +251,7 @@ class WorkflowRun:
             outcome=Status.CANCELLED,
             timeout=self.options.timeout,
             records=tuple(self.ledger.records),
-            error=f"Workflow execution was cancelled by its caller after {len(names)} steps",
+            error=f"Workflow execution was cancelled {how} after {len(names)} steps",
             error_type=ErrorType.CANCELLED,
         )
 

@@ -344,16 +344,7 @@ class WorkflowSupervisor:
             stored = await self.store.load_run(run.workflow_id)
         if stored is not None and stored.status == Status.CANCELLED and stored.response:
             return stored_report(stored)
-        names = run.ledger.completed_steps()
-        return RunReport(
-            workflow_id=run.workflow_id,
-            workflow_type=run.workflow.name,
-            outcome=Status.CANCELLED,
-            timeout=run.options.timeout,
-            records=tuple(run.ledger.records),
-            error=f"Workflow execution was cancelled on request after {len(names)} steps",
-            error_type=ErrorType.CANCELLED,
-        )
+        return run.cancelled_report("on request")
 
     async def _run_requested(self, workflow_type: str, data: Any, timeout: float) -> RunReport:
         return await self.run(workflow_type, data, timeout=timeout)
