@@ -19,6 +19,9 @@ from supervisors import StepRecord, StoreUnavailableError
 from supervisors.stores._sqlite_store import COMMIT_FLOOR, open_sqlite_store
 from tests.deadlines import GRACE
 
+# Real-time deadlines: the garbage of earlier tests is collected before, not during.
+pytestmark = pytest.mark.usefixtures("collected_heap")
+
 RESPONSE = {"workflow_type": "wf", "status": "timeout", "steps": []}
 
 

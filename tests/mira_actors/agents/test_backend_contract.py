@@ -25,6 +25,9 @@ from tests.mira_actors.agents.backend_agents import (
     workflow,
 )
 
+# Real-time deadlines: the garbage of earlier tests is collected before, not during.
+pytestmark = pytest.mark.usefixtures("collected_heap")
+
 
 @pytest.fixture(params=["inline", "thread", "process", "ray"])
 def backend(request: pytest.FixtureRequest) -> str:

@@ -35,6 +35,9 @@ from tests.deadlines import ATTEMPTS, GRACE
 from tests.mira_actors.agents.backend_agents import workflow
 from tests.mira_actors.agents.test_cli import run_cli
 
+# Real-time deadlines: the garbage of earlier tests is collected before, not during.
+pytestmark = pytest.mark.usefixtures("collected_heap")
+
 PROJECT = {"name": "Apollo", "goals": ["Design", "Build", "Launch"], "duration_weeks": 6}
 
 
