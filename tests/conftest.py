@@ -23,14 +23,21 @@ def _live_tasks() -> list[trio.lowlevel.Task]:
 
 
 @pytest.fixture
-def collected_heap() -> None:
-    """Collect the garbage the tests before left, before a real-time deadline is measured.
+def collected_heap() -> Iterator[None]:
+    """Set the heap the tests before left aside while a real-time deadline is measured.
 
-    A test process holds the garbage of a thousand tests; the cyclic collector's full
-    pass over it (tens of milliseconds, holding the GIL) must not fall inside another
-    test's measured deadline. The test's own garbage is still collected as it goes.
+    A test process holds the objects of a thousand tests: the cyclic collector's full
+    passes over them (tens of milliseconds, holding the GIL) must not fall inside
+    another test's measured deadline. Their garbage is collected first, and what lives
+    on is frozen (``gc.freeze``, as a long-running service does with its start-up heap)
+    until the test ends; the test's own objects are still collected as it goes.
     """
     gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture
