@@ -1,9 +1,11 @@
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
 
+from mira_actors import DeadlineExceededError, wall_clock_deadline
 from mira_actors.agents.project_plan_agent import ProjectPlanAgent
 
 
@@ -249,3 +251,13 @@ async def test_handle_generates_a_plan() -> None:
     assert response["agent_id"] == "project_plan_agent"
     assert response["status"] == "success"
     assert [m["week"] for m in response["data"]["milestones"]] == [2, 4, 6]
+
+
+def test_a_plan_that_cannot_be_built_in_time_is_given_up_at_once() -> None:
+    """200,000 goals in 50 ms: the agent stops at its first forecast, not at the deadline."""
+    goals = [f"Goal {i}" for i in range(200_000)]
+    with (
+        wall_clock_deadline(time.time() + 0.05),
+        pytest.raises(DeadlineExceededError, match="cannot be built by the step's deadline"),
+    ):
+        ProjectPlanAgent().generate_plan({"goals": goals})
