@@ -25,7 +25,7 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 # "MIRA" in ASCII: written into the SQLite header of every ledger file we create.
 APPLICATION_ID = 0x4D495241
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # How long a connection waits for another process's write lock before it fails.
 BUSY_TIMEOUT = 5.0
 
@@ -39,13 +39,28 @@ CREATE TABLE owners (
 CREATE INDEX runs_by_owner ON runs (owner_id);
 CREATE INDEX runs_running ON runs (created_at) WHERE status = 'running';
 """
+# A run's input, beside its row: SQLite rewrites a whole row on every update, and a run's
+# row is updated at each step and at its end. With a 3 MB input in it, each of those
+# commits (the final one at the deadline among them) wrote 3 MB again.
+RUN_DATA = """
+CREATE TABLE run_data (
+    workflow_id TEXT PRIMARY KEY REFERENCES runs (workflow_id),
+    data TEXT NOT NULL
+);
+"""
+# Version 3 kept each run's input in runs.data: its runs keep it there (read where
+# run_data has no row); since version 4 runs.data holds ''.
+FROM_VERSION_3 = RUN_DATA
 # Version 1 held resume claims (claimed_by, claimed_until) in place of leases: its
 # columns stay, unused, and its claims lapse (no owner of version 1 beats).
 # Version 2 did not keep when a run's latest start or claim began (its deadline):
 # its runs have none (NULL), and a recovery gives them their whole timeout.
-FROM_VERSION_2 = """
+FROM_VERSION_2 = (
+    """
 ALTER TABLE runs ADD COLUMN started_at REAL;
 """
+    + FROM_VERSION_3
+)
 FROM_VERSION_1 = (
     """
 ALTER TABLE runs ADD COLUMN owner_id TEXT;
@@ -54,7 +69,7 @@ ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     + LEASES
     + FROM_VERSION_2
 )
-UPGRADES = {1: FROM_VERSION_1, 2: FROM_VERSION_2}
+UPGRADES = {1: FROM_VERSION_1, 2: FROM_VERSION_2, 3: FROM_VERSION_3}
 SCHEMA = (
     """
 CREATE TABLE runs (
@@ -88,8 +103,11 @@ CREATE INDEX steps_by_run ON steps (workflow_id, id);
 """
     + INDEXES
     + LEASES
+    + RUN_DATA
 )
-TABLES = ("runs", "steps", "owners")
+# The tables a file of each version has (it gains the rest as it is upgraded).
+TABLES = {1: ("runs", "steps"), 2: ("runs", "steps", "owners"), 3: ("runs", "steps", "owners")}
+TABLES[SCHEMA_VERSION] = (*TABLES[3], "run_data")
 
 # The SQLite file header (https://sqlite.org/fileformat.html#the_database_header).
 _MAGIC = b"SQLite format 3\x00"
@@ -225,7 +243,7 @@ def _check(connection: sqlite3.Connection, path: str, *, read_only: bool) -> boo
             newer = "; open it once for writing (run or resume) to upgrade it"
         problem = f"holds ledger schema version {version}; this code reads {SCHEMA_VERSION}"
         raise StoreFileError(path, problem + newer)
-    needed = TABLES if version != 1 else ("runs", "steps")
+    needed = TABLES[version]
     missing = [table for table in needed if table not in tables]
     if missing:
         problem = (

@@ -25,9 +25,9 @@ from ._protocol import STATUSES, DamagedRunError, StoredRun
 logger = logging.getLogger("supervisors.store")
 
 RUN_COLUMNS = (
-    "runs.workflow_id, workflow_type, data, timeout, status, response, created_at, updated_at,"
-    " resumes, runs.owner_id, owners.heartbeat_at + owners.lease_time, cancel_requested,"
-    " runs.started_at"
+    "runs.workflow_id, workflow_type, {data}, timeout, status, response, created_at,"
+    " updated_at, resumes, runs.owner_id, owners.heartbeat_at + owners.lease_time,"
+    " cancel_requested, runs.started_at"
 )
 # A run's lease is its owner's: the owner's row says until when it holds.
 RUNS_WITH_LEASES = "runs LEFT JOIN owners ON owners.owner_id = runs.owner_id"
@@ -41,13 +41,26 @@ class Dialect:
     Attributes:
         order: The column that orders runs created at the same moment.
         errors: What the driver raises when a table cannot be read.
+        data: Where a run's input is read from.
+        runs: The tables a run is read from.
     """
 
     order: str = "runs.rowid"
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    data: str = "runs.data"
+    runs: str = RUNS_WITH_LEASES
+
+    @property
+    def run_columns(self) -> str:
+        """The columns a run is read from, in :func:`_run_from_row`'s order."""
+        return RUN_COLUMNS.format(data=self.data)
 
 
-SQLITE = Dialect()
+# SQLite keeps a run's input in run_data (since schema version 4; older runs in runs.data).
+SQLITE = Dialect(
+    data="COALESCE(run_data.data, runs.data)",
+    runs=f"{RUNS_WITH_LEASES} LEFT JOIN run_data ON run_data.workflow_id = runs.workflow_id",
+)
 
 
 class _BadField(Exception):
@@ -67,7 +80,7 @@ def read_run(
         DamagedRunError: the run's own row cannot be read (logged 'invalid_run_format').
     """
     row = connection.execute(
-        f"SELECT {RUN_COLUMNS} FROM {RUNS_WITH_LEASES} WHERE runs.workflow_id = ?",
+        f"SELECT {dialect.run_columns} FROM {dialect.runs} WHERE runs.workflow_id = ?",
         (workflow_id,),
     ).fetchone()
     if row is None:
@@ -83,7 +96,7 @@ def read_runs(connection: Any, *, dialect: Dialect = SQLITE) -> list[StoredRun]:
     """Return every readable stored run, newest first; damaged ones are logged and skipped."""
     runs = []
     rows = connection.execute(
-        f"SELECT {RUN_COLUMNS} FROM {RUNS_WITH_LEASES}"
+        f"SELECT {dialect.run_columns} FROM {dialect.runs}"
         f" ORDER BY created_at DESC, {dialect.order} DESC",
         (),
     ).fetchall()

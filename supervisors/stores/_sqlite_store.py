@@ -218,12 +218,16 @@ class SqliteStore:
                 connection.execute(
                     "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status,"
                     " created_at, updated_at, owner_id, started_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (workflow_id, workflow_type, text, timeout, RUNNING, now, now, owner, now),
+                    " VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+                    (workflow_id, workflow_type, timeout, RUNNING, now, now, owner, now),
                 )
             except sqlite3.IntegrityError as exc:
                 msg = f"a run with workflow_id {workflow_id!r} is already stored"
                 raise ValueError(msg) from exc
+            # Beside the run's row, which each step's commit rewrites whole: see RUN_DATA.
+            connection.execute(
+                "INSERT INTO run_data (workflow_id, data) VALUES (?, ?)", (workflow_id, text)
+            )
             if owner is not None:
                 sql.beat(connection, owner=owner, lease_time=lease_time, now=now)
 

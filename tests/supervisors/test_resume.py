@@ -702,7 +702,7 @@ async def test_a_damaged_run_row_is_a_clear_error(
     try:
         async with system(store, 1, 1, 1) as (supervisor, agents):
             workflow_id = await timed_out(supervisor, agents)
-            damage(db, "UPDATE runs SET data = '{oops'")
+            damage(db, "UPDATE run_data SET data = '{oops'")
             with pytest.raises(DamagedRunError, match="its 'data' cannot be read back"):
                 await supervisor.resume(workflow_id, timeout=10)
     finally:

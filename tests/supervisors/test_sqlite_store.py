@@ -59,12 +59,12 @@ async def three_steps(db: Path) -> None:
 
 
 async def test_the_file_is_in_wal_mode(db: Path) -> None:
-    """The database file is in WAL mode and holds the runs, steps and owners tables."""
+    """The database file is in WAL mode and holds the runs, steps, owners and inputs tables."""
     async with open_sqlite_store(db):
         with raw(db) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            assert {name for (name,) in tables} == {"runs", "steps", "owners"}
+            assert {name for (name,) in tables} == {"runs", "steps", "owners", "run_data"}
 
 
 def test_synchronous_is_normal_or_full(db: Path) -> None:
@@ -206,11 +206,11 @@ async def test_an_unreadable_step_list_is_invalid_steps_format(
 @pytest.mark.parametrize(
     ("damage", "field"),
     [
-        ("data = '{oops'", "data"),
-        ("status = 'finished'", "status"),
-        ("response = '[1, 2]'", "response"),
-        ("timeout = 'long'", "timeout"),
-        ("workflow_type = CAST(X'FF' AS TEXT)", "workflow_type"),
+        ("run_data SET data = '{oops'", "data"),
+        ("runs SET status = 'finished'", "status"),
+        ("runs SET response = '[1, 2]'", "response"),
+        ("runs SET timeout = 'long'", "timeout"),
+        ("runs SET workflow_type = CAST(X'FF' AS TEXT)", "workflow_type"),
     ],
 )
 async def test_a_damaged_run_row_is_a_clear_error_and_left_out_of_lists(
@@ -221,7 +221,7 @@ async def test_a_damaged_run_row_is_a_clear_error_and_left_out_of_lists(
     async with open_sqlite_store(db) as store:
         await store.create_run("r2", "wf", {}, 1.0)
         with raw(db) as connection:
-            connection.execute(f"UPDATE runs SET {damage} WHERE workflow_id = 'r1'")
+            connection.execute(f"UPDATE {damage} WHERE workflow_id = 'r1'")
         with pytest.raises(DamagedRunError, match=f"'r1' is damaged: its '{field}'"):
             await store.load_run("r1")
         assert [run.workflow_id for run in await store.list_runs()] == ["r2"]
@@ -274,6 +274,8 @@ async def test_a_version_2_file_gains_run_start_times(db: Path) -> None:
         await store.create_run("old", "wf", {}, 5.0)
     with raw(db) as connection:
         connection.execute("ALTER TABLE runs DROP COLUMN started_at")
+        connection.execute("UPDATE runs SET data = (SELECT data FROM run_data)")
+        connection.execute("DROP TABLE run_data")
         connection.execute("PRAGMA user_version = 2")
     async with open_sqlite_store(db) as store:
         run = await store.load_run("old")
@@ -285,6 +287,39 @@ async def test_a_version_2_file_gains_run_start_times(db: Path) -> None:
         assert run.started_at is not None
     with raw(db) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+
+async def test_a_version_3_file_keeps_its_runs_inputs(db: Path) -> None:
+    """A file of schema version 3 (inputs in the runs' rows) is upgraded; its runs read back."""
+    async with open_sqlite_store(db) as store:
+        await store.create_run("old", "wf", {"name": "Apollo"}, 5.0)
+    with raw(db) as connection:
+        connection.execute("UPDATE runs SET data = (SELECT data FROM run_data)")
+        connection.execute("DROP TABLE run_data")
+        connection.execute("PRAGMA user_version = 3")
+    async with open_sqlite_store(db) as store:
+        await store.create_run("new", "wf", {"name": "Gemini"}, 5.0)
+        runs = {run.workflow_id: run.data for run in await store.list_runs()}
+        assert runs == {"old": {"name": "Apollo"}, "new": {"name": "Gemini"}}
+    with raw(db) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+async def test_a_run_s_commits_do_not_write_its_input_again(db: Path) -> None:
+    """A step's commit and the final one write kilobytes to the log, not a 2 MB input again."""
+    data = {"goals": [f"Goal {i}" for i in range(200_000)]}  # about 2 MB of JSON
+    wal = trio.Path(f"{db}-wal")
+    async with open_sqlite_store(db) as store:
+        await store.create_run("big", "wf", data, 30.0)
+        before = (await wal.stat()).st_size
+        await store.record_step("big", record("plan", result={"n": 1}))
+        await store.finish_run("big", outcome="timeout", response={"status": "timeout"})
+        written = (await wal.stat()).st_size - before
+        run = await store.load_run("big")
+    assert run is not None
+    assert (run.status, run.data) == ("timeout", data)
+    assert written < 100_000
 
 
 CHILD = """
