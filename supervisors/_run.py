@@ -149,7 +149,7 @@ class WorkflowRun:
         self._writes = (
             None
             if store is None
-            else RunWrites(store, workflow_id, owner=owner, lost=self._lose_lease)
+            else RunWrites(store, workflow_id, owner=owner)
         )
         self._first_attempts = first_attempts or {}
         self._emitter = Emitter(
@@ -237,6 +237,7 @@ class WorkflowRun:
         report = self.report()
         if self._writes is not None and self.lease_lost is None:
             report = await self._writes.outcome(report, self.cut, self._scope.deadline)
+            self._check_lease(self._writes)
         if self.lease_lost is not None:
             report = self._lease_lost_report(self.lease_lost)
         self._finished(report.outcome, tuple(report.completed_steps))
@@ -355,6 +356,7 @@ class WorkflowRun:
         """Commit a finished step to the store, then the ledger; return what was written."""
         if self._writes is not None:
             record, waits = await self._writes.step(record)
+            self._check_lease(self._writes)
             if waits:  # not committed in time: it goes with the outcome's commit
                 self.cut.append(record)
         self._note(record)
@@ -364,6 +366,12 @@ class WorkflowRun:
         """Keep a failed attempt that will be retried in the store (not the ledger)."""
         if self._writes is not None:
             await self._writes.attempt(record)
+            self._check_lease(self._writes)
+
+    def _check_lease(self, writes: RunWrites) -> None:
+        """Stop the run when its last write found another owner holding it."""
+        if writes.lease_lost is not None:
+            self._lose_lease(writes.lease_lost)
 
     def _cut_short(self, record: StepRecord) -> None:
         """Note a step cut short now; it is committed with the outcome when the run ends."""

@@ -1,15 +1,15 @@
 """A run's writes to its store: each step, each retried attempt, the outcome; all fenced.
 
 Every write is fenced by the run's owner: once another orchestrator holds the run's
-lease, the write is refused (LeaseLostError) and the run is told to stop, so the new
-owner's records stand. No write may push the caller's answer past its deadline.
+lease, the write is refused (LeaseLostError), kept in ``lease_lost`` for the run to
+stop on, so the new owner's records stand. No write may push the caller's answer past its deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 import trio
@@ -33,7 +33,12 @@ class RunWrites:
         store: Where the run is kept.
         workflow_id: The run's id.
         owner: The lease holder the writes are fenced by (None: not fenced).
-        lost: Told when a write was refused because another owner holds the run.
+
+    Attributes:
+        lease_lost: Why a write was refused because another owner holds the run, once
+            one was. The run reads it after each write (no callback to the run: that
+            would be a reference cycle, and every finished run would wait for the
+            cyclic garbage collector to free its results).
     """
 
     def __init__(
@@ -42,12 +47,15 @@ class RunWrites:
         workflow_id: str,
         *,
         owner: str | None,
-        lost: Callable[[LeaseLostError], None],
     ) -> None:
         self._store = store
         self._workflow_id = workflow_id
         self._owner = owner
-        self._lost = lost
+        self.lease_lost: LeaseLostError | None = None
+
+    def _lost(self, exc: LeaseLostError) -> None:
+        if self.lease_lost is None:
+            self.lease_lost = exc
 
     async def step(self, record: StepRecord) -> tuple[StepRecord, bool]:
         """Commit a finished step; return the record as written, and whether it waits.

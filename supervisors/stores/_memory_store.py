@@ -25,9 +25,9 @@ from ._protocol import (
     check_limit,
     check_outcome,
     encode_json,
-    encode_response,
     encode_result,
 )
+from ._response_text import RecordedResults, response_text
 from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page
 
 # A record as MemoryStore keeps it: its fields but the result, and the result as JSON.
@@ -50,6 +50,8 @@ class _MemoryRun:
     resumes: int = 0
     owner: str | None = None
     started_at: float | None = None
+    # This run's results as recorded, while it runs: its response reuses their text.
+    recorded: RecordedResults | None = None
 
     def append(self, record: StepRecord, result: str) -> None:
         # A plain tuple: cheaper than a copy of the record without its result.
@@ -228,6 +230,9 @@ class MemoryStore:
         run = self._held(workflow_id, owner)
         result = encode_result(record)
         run.append(record, result)
+        if run.recorded is None:
+            run.recorded = RecordedResults()
+        run.recorded.add(record.result, result)
         run.updated_at = self._clock()
         # A memory write completes at once, so it does not yield: that would cost every
         # run a scheduling round per step (the asks around it yield).
@@ -246,13 +251,14 @@ class MemoryStore:
         check_outcome(outcome)
         # Everything is encoded before anything changes: all of it is stored, or none.
         encoded = [(record, encode_result(record)) for record in records]
-        text = encode_response(response)
+        text = response_text(response, run.recorded or RecordedResults())
         for record, result in encoded:
             run.append(record, result)
         if run.status == RUNNING:
             heapq.heappush(self._finished, (run.seq, workflow_id))
         run.status, run.response, run.updated_at = outcome, text, self._clock()
         run.owner = None  # the lease ends with the run
+        run.recorded = None
         self._cancel_requested.discard(workflow_id)
         # No yield, as in record_step: at a deadline burst, each run's last write would
         # otherwise put its answer behind another round of every other run.
@@ -312,6 +318,7 @@ class MemoryStore:
             run.status, run.timeout, run.updated_at = RUNNING, timeout, now
             run.started_at = now
             run.response = None  # running again: the old outcome no longer stands
+            run.recorded = None
             run.resumes += 1
             self._leases[owner] = now + lease_time
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -322,6 +329,7 @@ class MemoryStore:
         self._check_open()
         if (run := self._runs.get(workflow_id)) is not None and run.owner == owner:
             run.owner = None
+            run.recorded = None
             self._cancel_requested.discard(workflow_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
