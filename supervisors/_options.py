@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -77,6 +78,37 @@ class RunOptions:
     on_event: EventSink | None = attrs.field(default=None, validator=_sink)
     on_step: StepListener | None = attrs.field(default=None, validator=_listener)
 
+    @classmethod
+    def of(
+        cls,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        step_timeouts: Mapping[str, float] | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventSink | None = None,
+        on_step: StepListener | None = None,
+    ) -> RunOptions:
+        """``RunOptions(...)`` for one call: options that are a timeout alone are shared.
+
+        They are frozen, and a run is asked for on every call: checking a plain timeout
+        once saves each call the checks.
+        """
+        if (
+            (type(timeout) is float or type(timeout) is int)
+            and step_timeouts is None
+            and retry is None
+            and on_event is None
+            and on_step is None
+        ):
+            return _timeout_only(timeout)
+        return cls(
+            timeout=timeout,
+            step_timeouts=step_timeouts,
+            retry=retry,
+            on_event=on_event,
+            on_step=on_step,
+        )
+
     def check_steps(self, workflow: Workflow) -> None:
         """Raise ValueError when ``step_timeouts`` names a step ``workflow`` does not have."""
         if not self.step_timeouts:
@@ -89,3 +121,8 @@ class RunOptions:
                 f"its steps are {workflow.step_names}"
             )
             raise ValueError(msg)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout_only(timeout: float) -> RunOptions:
+    return RunOptions(timeout=timeout)  # raises for a bad one, and nothing is cached

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import trio
 
-from mira_actors import ActorRef, exception_text
+from mira_actors import ActorRef, exception_text, instrumentation
 from mira_actors.instrumentation import RunTrace
 
 from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
@@ -177,6 +177,8 @@ class WorkflowRun:
 
         Raises what cancelled the run, when its caller did (the run then has no report).
         """
+        if instrumentation.current() is None:
+            return await self.run_steps(prior)  # a coroutine less, when nothing records
         return await run_traced(self, prior)
 
     async def run_steps(self, prior: Mapping[str, Any]) -> RunReport:
@@ -218,7 +220,12 @@ class WorkflowRun:
         try:
             with self._scope:
                 for item in self.workflow.steps:
-                    if not await self._run_item(steps, item):
+                    goes_on = (
+                        await self._run_step(steps, item)
+                        if isinstance(item, Step)
+                        else await self._run_group(steps, item)
+                    )
+                    if not goes_on:
                         break
         except BaseException as exc:
             # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
@@ -232,7 +239,7 @@ class WorkflowRun:
                 and _is_cancellation(exc)
             ):
                 await self._writes.cancelled(self.cancelled_report(), self.cut)
-            self._finished(Status.CANCELLED, tuple(self.ledger.completed_steps()))
+            self._finished(Status.CANCELLED, self.ledger.records)
             raise
         report = self.report()
         if self._writes is not None and self.lease_lost is None:
@@ -240,7 +247,7 @@ class WorkflowRun:
             self._check_lease(self._writes)
         if self.lease_lost is not None:
             report = self._lease_lost_report(self.lease_lost)
-        self._finished(report.outcome, tuple(report.completed_steps))
+        self._finished(report.outcome, report.records)
         return report
 
     def cancelled_report(self, how: str = "by its caller") -> RunReport:
@@ -319,12 +326,10 @@ class WorkflowRun:
             )
         return RunReport(outcome=Status.SUCCESS, **fields)
 
-    async def _run_item(self, steps: StepRunner, item: Step | Parallel) -> bool:
-        """Run a step or a group; return whether the run goes on."""
-        if isinstance(item, Step):
-            return await self._run_step(steps, item)
+    async def _run_group(self, steps: StepRunner, group: Parallel) -> bool:
+        """Run a group's steps at once; return whether the run goes on."""
         async with trio.open_nursery() as nursery:
-            for step in item.steps:
+            for step in group.steps:
                 nursery.start_soon(self._run_member, steps, step, nursery.cancel_scope)
         return self.failure is None
 
@@ -388,5 +393,7 @@ class WorkflowRun:
             error_type=failed.error_type,
         )
 
-    def _finished(self, outcome: str, completed_steps: tuple[str, ...]) -> None:
-        self._emitter.emit(RunFinished, outcome=outcome, completed_steps=completed_steps)
+    def _finished(self, outcome: str, records: Sequence[StepRecord]) -> None:
+        if self._emitter.listening:  # the names are gathered only for someone who listens
+            completed = tuple(record.step for record in records if record.completed)
+            self._emitter.emit(RunFinished, outcome=outcome, completed_steps=completed)

@@ -253,10 +253,13 @@ class StepRunner:
             return self._adaptive.timeout_for(self._history, key)
         return math.inf
 
-    async def _attempt(
+    def _attempt(
         self, step: Step, ref: ActorRef, message: dict[str, Any], attempt: int, key: str
-    ) -> Attempt:
-        """Send one attempt of ``step`` and say how it went."""
+    ) -> Awaitable[Attempt]:
+        """Send one attempt of ``step``; awaited, it says how it went.
+
+        Not a coroutine itself: the one it hands back is the attempt's, a frame less.
+        """
         timeout = self._timeout_for(step, key)
         traced = self._trace is not None
         budget = math.inf
@@ -272,8 +275,8 @@ class StepRunner:
         }
         sending = send_attempt(ref, message, headers=headers, timeout=timeout)
         if not traced or self._trace is None:
-            return await sending
-        return await attempt_traced(
+            return sending
+        return attempt_traced(
             self._trace,
             self._deadline,
             step=step.name,

@@ -13,6 +13,8 @@ logger = logging.getLogger("mira_actors.agents.orchestrator")
 
 def log_run(report: RunReport) -> None:
     """Log how a workflow run ended: workflow_completed, workflow_timeout or workflow_error."""
+    if report.outcome == "success" and not logger.isEnabledFor(logging.INFO):
+        return  # the usual case: nothing to build
     fields: dict[str, Any] = {
         "workflow_id": report.workflow_id,
         "workflow_type": report.workflow_type,

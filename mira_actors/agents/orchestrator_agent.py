@@ -271,8 +271,8 @@ class OrchestratorAgent(BaseAgent):
             ValueError: ``timeout`` is negative or NaN, or ``step_timeouts`` is bad.
             TypeError: ``timeout`` is not a number.
         """
-        options = RunOptions(
-            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        options = RunOptions.of(
+            timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
         )
         timeout = options.timeout
         if not isinstance(message, Mapping) or "type" not in message or "data" not in message:
@@ -325,8 +325,8 @@ class OrchestratorAgent(BaseAgent):
         ``data`` is ``{'workflow_type': str, 'data': workflow data}``; the keyword
         options are those of :meth:`process_async`.
         """
-        options = RunOptions(
-            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        options = RunOptions.of(
+            timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
         )
         return await self._run_workflow(data, options)
 
@@ -344,8 +344,12 @@ class OrchestratorAgent(BaseAgent):
         workflow_type = data["workflow_type"]
         if options.timeout < 1:
             _events.log_sub_second(workflow_type, options.timeout)
-        async with self._system_for_call() as system:
-            report = await system.run(workflow_type, data.get("data", {}), options=options)
+        workflow_data = data.get("data", {})
+        if self._system is not None:  # inside running(): no context to enter per call
+            report = await self._system.run(workflow_type, workflow_data, options=options)
+        else:
+            async with self._shared.use() as system:
+                report = await system.run(workflow_type, workflow_data, options=options)
         return report.response()
 
     async def resume(
@@ -369,8 +373,8 @@ class OrchestratorAgent(BaseAgent):
             DamagedRunError: the stored run cannot be read back.
             ValueError: a bad ``timeout``, or the run's workflow is not registered.
         """
-        options = RunOptions(
-            timeout=timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
+        options = RunOptions.of(
+            timeout, step_timeouts=step_timeouts, retry=retry, on_event=on_event
         )
         async with self._system_for_call() as system:
             report = await system.resume(workflow_id, options=options)
