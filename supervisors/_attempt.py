@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -58,27 +57,18 @@ async def send_attempt(
     """Ask ``ref`` with ``message`` under ``timeout`` (and the caller's deadline)."""
     began = trio.current_time()
     # A scope costs more than the rest of an ask: open one only for a step's own timeout.
-    scope = trio.move_on_after(timeout) if timeout != math.inf else contextlib.nullcontext()
-    with scope:
+    if timeout == math.inf:
         try:
             reply = await ref.ask(message, headers=headers)
-        except ActorCrashedError as exc:
-            # The handler's own exception is the failure and names its kind; the wrapper's
-            # text names the actor too.
-            cause = exc.__cause__ if exc.__cause__ is not None else exc
-            return Attempt.failed(
-                exception_text(exc, ERROR_TEXT_LIMIT), type(cause).__name__, cause
-            )
-        except trio.TooSlowError as exc:
-            if trio.current_effective_deadline() <= trio.current_time():
-                # The actor dropped the ask at its deadline, which is ours (the step's or
-                # the run's): the cancellation that says so comes at the next deadline
-                # check, and decides whether the step or the run ran out of time.
-                await trio.sleep_forever()
-            return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(exc).__name__, exc)
-        except MiraError as exc:
-            return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(exc).__name__, exc)
-    if isinstance(scope, trio.CancelScope) and scope.cancelled_caught:
+        except (MiraError, trio.TooSlowError) as exc:
+            return await _failed_ask(exc)
+        return _answered(reply, began)
+    with trio.move_on_after(timeout) as scope:
+        try:
+            reply = await ref.ask(message, headers=headers)
+        except (MiraError, trio.TooSlowError) as exc:
+            return await _failed_ask(exc)
+    if scope.cancelled_caught:
         error = f"the attempt ran out of its {timeout:g} seconds"
         return Attempt(
             status=Status.TIMEOUT,
@@ -86,6 +76,28 @@ async def send_attempt(
             error_type=ErrorType.STEP_TIMEOUT,
             failure=StepTimeoutError(error, ErrorType.STEP_TIMEOUT),
         )
+    return _answered(reply, began)
+
+
+async def _failed_ask(exc: MiraError | trio.TooSlowError) -> Attempt:
+    """The attempt whose ask raised ``exc``."""
+    if isinstance(exc, ActorCrashedError):
+        # The handler's own exception is the failure and names its kind; the wrapper's
+        # text names the actor too.
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(cause).__name__, cause)
+    if isinstance(exc, trio.TooSlowError) and (
+        trio.current_effective_deadline() <= trio.current_time()
+    ):
+        # The actor dropped the ask at its deadline, which is ours (the step's or the
+        # run's): the cancellation that says so comes at the next deadline check, and
+        # decides whether the step or the run ran out of time.
+        await trio.sleep_forever()
+    return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(exc).__name__, exc)
+
+
+def _answered(reply: Any, began: float) -> Attempt:
+    """The attempt whose ask got ``reply``, sent at ``began``."""
     status, result, failure = read_agent_reply(reply)
     seconds = trio.current_time() - began
     if failure is None:

@@ -306,9 +306,12 @@ class _Tally:
     agent: str
     started: float
     before: int  # the number of the last attempt an earlier run made
-    attempt: int = attrs.field(default=attrs.Factory(lambda self: self.before, takes_self=True))
+    attempt: int = attrs.field(init=False)
     sent: int = 0
     outcome_known: bool = True  # of the last attempt sent
+
+    def __attrs_post_init__(self) -> None:
+        self.attempt = self.before
 
     def start_attempt(self) -> None:
         """Count a send: a new attempt, or the last one again when its outcome is unknown."""

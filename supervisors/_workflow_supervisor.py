@@ -93,6 +93,9 @@ class WorkflowSupervisor:
         """
         self.handing_over = True
 
+    def _is_handing_over(self) -> bool:
+        return self.handing_over
+
     @property
     def workflows(self) -> Mapping[str, Workflow]:
         """The registered workflows, by name."""
@@ -324,7 +327,7 @@ class WorkflowSupervisor:
             first_attempts=first_attempts,
             asked_at=asked_at,
             owner=self.keeper.owner,
-            handed_over=lambda: self.handing_over,
+            handed_over=self._is_handing_over,
         )
         self._live.add(workflow_id)
         # A cancel asked for through the store (from any process) cancels this scope.
