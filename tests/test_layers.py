@@ -22,7 +22,11 @@ RANK = {name: rank for rank, (name, _) in enumerate(reversed(LAYERS))}
 # What the runtime may import besides the standard library and itself; optional extras
 # only in the module that wraps them.
 RUNTIME_THIRD_PARTY = {"trio", "attrs"}
-EXTRAS = {"mira_actors.instrumentation.otel": {"opentelemetry"}}
+EXTRAS = {
+    # The OpenTelemetry instrumentation, and the spans it opens.
+    "mira_actors.instrumentation.otel": {"opentelemetry"},
+    "mira_actors.instrumentation._otel_spans": {"opentelemetry"},
+}
 
 
 def layer_of(module: str) -> str | None:

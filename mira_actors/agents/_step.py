@@ -38,7 +38,8 @@ class StepContext:
         deadline: When the step's budget runs out, in seconds since the epoch
             (:func:`time.time`); ``math.inf`` for no deadline.
         headers: The request's headers (a workflow step's ``idempotency_key`` among
-            them), which ``request_headers()`` returns in the worker.
+            them), which ``request_headers()`` returns in the worker, and the trace
+            context (``traceparent``) when a span is recording.
     """
 
     agent_id: str
@@ -50,11 +51,15 @@ class StepContext:
     def for_message(cls, agent_id: str, message: Any) -> StepContext:
         """Return the context of ``message`` now, its deadline read from ``time_left()``."""
         kind = message.get("type") if isinstance(message, Mapping) else None
+        headers = dict(request_headers())
+        if (hooks := instrumentation.current()) is not None:
+            # The trace context, so that the worker's span joins the run's trace.
+            headers.update(hooks.trace_context())
         return cls(
             agent_id=agent_id,
             message_type=kind if isinstance(kind, str) else None,
             deadline=time.time() + time_left(),
-            headers=dict(request_headers()),
+            headers=headers,
         )
 
     def failure(self, backend: str, exc: BaseException) -> str:

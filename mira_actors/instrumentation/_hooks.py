@@ -20,7 +20,7 @@ class AskTrace(Protocol):
 
     @property
     def headers(self) -> Mapping[str, Any]:
-        """The request's headers with the trace context (``traceparent``) added."""
+        """The headers the request carries: the asker's, with what the instrumentation adds."""
 
     def handling(self) -> None:
         """The actor took the request and its handler starts (in the actor's task)."""
@@ -82,6 +82,9 @@ class Instrumentation(Protocol):
 
     def thread_step_abandoned(self, agent: str) -> None:
         """A step's worker thread was still running when its caller gave up."""
+
+    def trace_context(self) -> Mapping[str, str]:
+        """Headers that carry the current trace context (``traceparent``) to a worker."""
 
     def worker_step(
         self, headers: Mapping[str, Any], agent: str, message_type: str | None

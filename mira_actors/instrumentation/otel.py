@@ -13,41 +13,32 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar, Token
 from typing import Any
 
 import trio
-from opentelemetry import context, metrics, trace
+from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.metrics import _internal as _metrics_api
-from opentelemetry.trace import Link, Span, SpanContext, Status, StatusCode
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ._hooks import AskTrace
+from ._otel_spans import ATTEMPT, AskSpan, RunSpan, short
 
 NAME = "mira_actors"
 """The name of the tracer and the meter."""
 
-# The idempotency key is part of a step's attributes; other values the engine reports
-# (error texts) may hold user data, so they are cut to this many characters.
-SHORT = 100
 # Runs whose span a later run of the same workflow_id (a resume) links to.
 REMEMBERED_RUNS = 10_000
+# Metric attribute sets kept for reuse (see OpenTelemetry.attribute_set).
+ATTRIBUTE_SETS = 1_000
 
 # Providers the API hands out before an SDK is configured: they record nothing.
 _UNCONFIGURED = frozenset(
     {"ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider", "NoOpMeterProvider"}
 )
 _PROPAGATOR = TraceContextTextMapPropagator()
-# The attempt whose span is current in this task, until its ask takes that span.
-_ATTEMPT: ContextVar[_AttemptTrace | None] = ContextVar("mira_actors_attempt", default=None)
-_FAILED = frozenset({"error", "timeout"})
-
-
-def short(text: str) -> str:
-    """``text`` cut to a safe length for a span."""
-    return text if len(text) <= SHORT else text[:SHORT] + "..."
 
 
 class OpenTelemetry:
@@ -110,19 +101,20 @@ class OpenTelemetry:
         self._mailboxes: weakref.WeakSet[Any] = weakref.WeakSet()
         self._mailboxes_lock = threading.Lock()
         self._run_spans: OrderedDict[str, SpanContext] = OrderedDict()
+        # Metric attribute sets, made once per workflow type, step and outcome.
+        self._attribute_sets: dict[tuple[str, ...], dict[str, str]] = {}
 
     # -- runs and steps -----------------------------------------------------------
 
     def run_started(
         self, *, workflow_id: str, workflow_type: str, timeout: float
-    ) -> _RunTrace | None:
+    ) -> RunSpan | None:
         """Open the run's span (current until it ends), or return None if nothing records."""
         if not self._configured():
             return None
-        links = []
         earlier = self._run_spans.get(workflow_id)
-        if earlier is not None:  # a resume: it continues that run
-            links.append(Link(earlier, {"mira.link": "resumes"}))
+        # A resume continues the run it links to.
+        links = None if earlier is None else [Link(earlier, {"mira.link": "resumes"})]
         span = self.tracer.start_span(
             f"workflow {workflow_type}",
             attributes={
@@ -133,7 +125,7 @@ class OpenTelemetry:
             links=links,
         )
         self._remember(workflow_id, span.get_span_context())
-        return _RunTrace(self, span, workflow_type, trio.current_time() + timeout, timeout)
+        return RunSpan(self, span, workflow_type, trio.current_time() + timeout, timeout)
 
     def _configured(self) -> bool:
         if self._explicit:
@@ -156,6 +148,20 @@ class OpenTelemetry:
             or getattr(_metrics_api, "_METER_PROVIDER", True) is not None
         )
 
+    def attribute_set(self, *pairs: str) -> dict[str, str]:
+        """The metric attributes ``{pairs[0]: pairs[1], ...}``, made once and reused.
+
+        The keys are the workflow types, steps and outcomes the engine reports: a few
+        dozen in practice, and forgotten all at once if there ever are too many.
+        """
+        found = self._attribute_sets.get(pairs)
+        if found is None:
+            if len(self._attribute_sets) >= ATTRIBUTE_SETS:
+                self._attribute_sets.clear()
+            found = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            self._attribute_sets[pairs] = found
+        return found
+
     def _remember(self, workflow_id: str, span_context: SpanContext) -> None:
         if not span_context.is_valid:
             return
@@ -167,45 +173,49 @@ class OpenTelemetry:
 
     # -- asks -----------------------------------------------------------------------
 
-    def ask_sent(self, actor: str, headers: Mapping[str, Any] | None) -> _AskTrace | None:
+    def ask_sent(self, actor: str, headers: Mapping[str, Any] | None) -> AskSpan | None:
         """Count the ask; trace it when it is asked inside a recording span.
 
-        A step attempt is one ask: its span is the ask's too, so the first ask sent in
-        an attempt's span gets no span of its own (a span costs the SDK more than the
-        rest of the ask). Any other ask, from a handler say, gets its own span.
+        A step attempt is one ask: its span is the ask's too, so the first ask an
+        attempt sends from the run's task gets no span of its own (a span costs the SDK
+        more than the rest of the ask). Any other ask, from a handler say, gets its own
+        span, a child of the span current where it is sent (the attempt's, for a second
+        ask from the run's task).
         """
         self.asks_in_flight += 1
-        current = trace.get_current_span()
-        if not current.is_recording():
-            return None
-        attempt = _ATTEMPT.get()
-        if attempt is not None and not attempt.asked and attempt.span is current:
-            attempt.asked = True
-            span, owned = current, False
+        attempt = ATTEMPT.get()
+        if attempt is not None and attempt.task is trio.lowlevel.current_task():
+            if not attempt.asked:
+                attempt.asked = True
+                return AskSpan(attempt.span, actor, headers, attempt)
+            parent: Context | None = trace.set_span_in_context(attempt.span)
         else:
-            span = self.tracer.start_span(f"ask {actor}", attributes={"mira.actor": actor})
-            owned = True
-        carried = dict(headers) if headers is not None else {}
-        span_context = span.get_span_context()
-        carried["traceparent"] = (
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-            f"{int(span_context.trace_flags):02x}"
+            if not trace.get_current_span().is_recording():
+                return None
+            parent = None  # the current context
+        span = self.tracer.start_span(
+            f"ask {actor}", context=parent, attributes={"mira.actor": actor}
         )
-        if span_context.trace_state:
-            carried["tracestate"] = span_context.trace_state.to_header()
-        return _AskTrace(span, actor, carried, owned)
+        return AskSpan(span, actor, headers, None)
 
     def ask_ended(self, ask: AskTrace | None, error: BaseException | None) -> None:
-        """Uncount the ask and end its span, with the error (if any) as its status."""
+        """Uncount the ask and end its span, with the error (if any) as its status.
+
+        The attempt's own ask leaves its attributes to the attempt, which sets them
+        with its outcome in one call as it ends (each call takes the SDK's locks).
+        """
         self.asks_in_flight -= 1
-        if not isinstance(ask, _AskTrace):
+        if not isinstance(ask, AskSpan):
+            return
+        attributes = ask.attributes(error)
+        if ask.attempt is not None:
+            ask.attempt.ask_attributes = attributes
             return
         span = ask.span
-        span.set_attributes(ask.attributes(error))
-        if ask.owned:
-            if error is not None and not isinstance(error, trio.Cancelled):
-                span.set_status(Status(StatusCode.ERROR, short(f"{type(error).__name__}: {error}")))
-            span.end()
+        span.set_attributes(attributes)
+        if error is not None and not isinstance(error, trio.Cancelled):
+            span.set_status(Status(StatusCode.ERROR, short(f"{type(error).__name__}: {error}")))
+        span.end()
 
     # -- the rest -------------------------------------------------------------------
 
@@ -221,6 +231,17 @@ class OpenTelemetry:
     def thread_step_abandoned(self, agent: str) -> None:
         """Count an abandoned thread step."""
         self.abandoned.add(1, {"mira.agent": agent})
+
+    def trace_context(self) -> dict[str, str]:
+        """The current span's context as W3C headers (``traceparent``), for a worker.
+
+        Empty outside any recording span. Only a step sent to a worker needs it: an ask
+        within this process finds its parent through the context the handler runs in.
+        """
+        carrier: dict[str, str] = {}
+        if trace.get_current_span().is_recording():
+            _PROPAGATOR.inject(carrier)
+        return carrier
 
     def worker_step(
         self, headers: Mapping[str, Any], agent: str, message_type: str | None
@@ -245,146 +266,3 @@ class OpenTelemetry:
 
     def _observe_asks(self, options: CallbackOptions) -> Iterator[Observation]:
         yield Observation(self.asks_in_flight)
-
-
-class _AskTrace:
-    # The times are kept here and set on the span in one call when the ask ends: each
-    # set_attribute takes the SDK's lock.
-    __slots__ = (
-        "actor",
-        "handled_at",
-        "headers",
-        "owned",
-        "queued_at",
-        "span",
-        "started_at",
-        "token",
-    )
-
-    def __init__(self, span: Span, actor: str, headers: dict[str, Any], owned: bool) -> None:
-        self.span = span
-        self.actor = actor
-        self.headers = headers
-        self.owned = owned
-        self.queued_at = trio.current_time()
-        self.started_at: float | None = None
-        self.handled_at: float | None = None
-        self.token: Token[Context] | None = None
-
-    def handling(self) -> None:
-        self.started_at = trio.current_time()
-        # Current in the actor's task while it handles: nested asks and workers join it.
-        self.token = context.attach(trace.set_span_in_context(self.span))
-
-    def handled(self) -> None:
-        self.handled_at = trio.current_time()
-        if self.token is not None:
-            context.detach(self.token)
-
-    def attributes(self, error: BaseException | None) -> dict[str, Any]:
-        attributes: dict[str, Any] = {} if self.owned else {"mira.actor": self.actor}
-        if self.started_at is not None:  # taken by the actor, not dropped unhandled
-            # The asker may end before the handler has unwound: then it is handling still.
-            ended = self.handled_at if self.handled_at is not None else trio.current_time()
-            attributes["mira.ask.queued"] = self.started_at - self.queued_at
-            attributes["mira.ask.handled"] = ended - self.started_at
-        if isinstance(error, trio.Cancelled):
-            attributes["mira.ask.cancelled"] = True
-        return attributes
-
-
-class _RunTrace:
-    __slots__ = ("deadline", "expired", "otel", "span", "timeout", "token", "workflow_type")
-
-    def __init__(
-        self, otel: OpenTelemetry, span: Span, workflow_type: str, deadline: float, timeout: float
-    ) -> None:
-        self.otel = otel
-        self.span = span
-        self.workflow_type = workflow_type
-        self.deadline = deadline
-        self.timeout = timeout
-        self.expired = False
-        self.token = context.attach(trace.set_span_in_context(span))
-
-    def attempt_started(
-        self, *, step: str, attempt: int, idempotency_key: str, budget: float
-    ) -> _AttemptTrace:
-        span = self.otel.tracer.start_span(
-            f"step {step}",
-            attributes={
-                "mira.step": step,
-                "mira.attempt": attempt,
-                "mira.idempotency_key": short(idempotency_key),
-                "mira.budget": budget,
-            },
-        )
-        return _AttemptTrace(self, span, step)
-
-    def deadline_expired(self) -> None:
-        if not self.expired:
-            self.expired = True
-            self.span.add_event("deadline_expired", {"mira.timeout": self.timeout})
-
-    def finished(self, status: str, *, error: str | None = None) -> None:
-        lateness = max(0.0, trio.current_time() - self.deadline)
-        span = self.span
-        span.set_attributes({"mira.status": status, "mira.lateness": lateness})
-        if status in _FAILED:
-            span.set_status(Status(StatusCode.ERROR, short(error or status)))
-        span.end()
-        context.detach(self.token)
-        attributes = {"mira.workflow_type": self.workflow_type, "mira.status": status}
-        self.otel.runs.add(1, attributes)
-        if self.expired:
-            self.otel.lateness.record(lateness, {"mira.workflow_type": self.workflow_type})
-
-
-class _AttemptTrace:
-    __slots__ = ("asked", "attempt_token", "began", "run", "span", "step", "token")
-
-    def __init__(self, run: _RunTrace, span: Span, step: str) -> None:
-        self.run = run
-        self.span = span
-        self.step = step
-        self.asked = False
-        self.began = trio.current_time()
-        # Current in this task while the attempt's ask goes, which it stands for.
-        self.token = context.attach(trace.set_span_in_context(span))
-        self.attempt_token = _ATTEMPT.set(self)
-
-    def finished(self, status: str, error: str | None) -> None:
-        if status != "success":
-            self.span.set_status(Status(StatusCode.ERROR, short(error or status)))
-        self._end("success" if status == "success" else _outcome(status))
-
-    def cut_short(self, *, timed_out: bool) -> None:
-        if timed_out:
-            self.span.add_event("deadline_expired", {"mira.timeout": self.run.timeout})
-            self.span.set_status(
-                Status(
-                    StatusCode.ERROR,
-                    f"the run's deadline passed (its timeout of {self.run.timeout:g} seconds)",
-                )
-            )
-        self._end("timeout" if timed_out else "cancelled")
-
-    def _end(self, outcome: str) -> None:
-        span = self.span
-        span.set_attribute("mira.outcome", outcome)
-        span.end()
-        _ATTEMPT.reset(self.attempt_token)
-        context.detach(self.token)
-        self.run.otel.step_duration.record(
-            trio.current_time() - self.began,
-            {
-                "mira.workflow_type": self.run.workflow_type,
-                "mira.step": self.step,
-                "mira.outcome": outcome,
-            },
-        )
-
-
-def _outcome(status: str) -> str:
-    # An agent may answer any status; the span's outcome is one of four.
-    return "timeout" if status == "timeout" else "error"
