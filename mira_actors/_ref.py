@@ -109,11 +109,11 @@ class ActorRef:
         await trio.lowlevel.checkpoint_if_cancelled()
         if not mailbox.try_put(request):
             await mailbox.put(request)
-        try:
-            await request.done.wait()
-        except BaseException:
-            await request.give_up()
-            raise
+        if not request.answered:
+            request.waiter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(request.cancel_waiter)
+            if request.pending_cancel is not None:
+                request.pending_cancel()  # cancelled while its handler ran: it has unwound
         return request.result()
 
     async def _ask_instrumented(

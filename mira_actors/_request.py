@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import trio
 
@@ -12,6 +12,9 @@ from .instrumentation import AskTrace
 
 if TYPE_CHECKING:
     from ._mailbox import Mailbox
+
+_SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
+_FAILED = trio.lowlevel.Abort.FAILED
 
 
 class Request:
@@ -21,21 +24,26 @@ class Request:
     the asker gives up, it marks the request abandoned and cancels the handler's scope.
     ``chain`` lists the actors whose handlers wait, directly or through other asks, for
     this request's reply (``None`` for an ask from outside any actor): an ask that
-    would close a cycle is refused at once instead of deadlocking. ``done`` is set
+    would close a cycle is refused at once instead of deadlocking. ``answered`` is set
     once the request is answered (with a reply or an error).
+
+    The asker parks its task on the request itself (no ``trio.Event``, whose set and
+    coroutines every ask in flight would hold): one task waits on a request at a time.
     """
 
     __slots__ = (
         "_error",
-        "_value",
-        "abandoned",
+                "_value",
+                "abandoned",
+        "answered",
         "chain",
         "deadline",
-        "done",
         "headers",
         "message",
+        "pending_cancel",
         "scope",
         "trace",
+        "waiter",
     )
 
     def __init__(
@@ -50,16 +58,15 @@ class Request:
         self.headers = headers
         self.chain = chain
         self.abandoned = False
+        self.answered = False
         self.scope: trio.CancelScope | None = None
         self.trace: AskTrace | None = None  # set by instrumentation, when it traces the ask
-        self.done = trio.Event()
+        # The asker's task while it waits, and the cancellation it must raise once a
+        # handler it cancelled has unwound.
+        self.waiter: trio.lowlevel.Task | None = None
+        self.pending_cancel: Callable[[], NoReturn] | None = None
         self._value: Any = None
         self._error: BaseException | None = None
-
-    @property
-    def answered(self) -> bool:
-        """Whether a reply or an error has been set."""
-        return self.done.is_set()
 
     def expired(self) -> bool:
         """Whether the asker's deadline has passed (nothing may be done for it then)."""
@@ -68,12 +75,19 @@ class Request:
     def reply(self, value: Any) -> None:
         """Deliver the handler's result to the asker."""
         self._value = value
-        self.done.set()
+        self._answer()
 
     def fail(self, error: BaseException) -> None:
         """Deliver an error to the asker instead of a result."""
         self._error = error
-        self.done.set()
+        self._answer()
+
+    def _answer(self) -> None:
+        self.answered = True
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            trio.lowlevel.reschedule(waiter)
 
     def abandon(self) -> None:
         """Give up on the request: drop it if queued, cancel its handler if running."""
@@ -91,22 +105,29 @@ class Request:
         shields itself from cancellation holds its asker for as long, just as shielded
         code inside the asker's own cancel scope would.
         """
-        try:
-            await self.done.wait()
-        except BaseException:
-            await self.give_up()
-            raise
+        if not self.answered:
+            self.waiter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self.cancel_waiter)
+            if self.pending_cancel is not None:
+                self.pending_cancel()  # the cancellation that came while the handler ran
         return self.result()
 
-    async def give_up(self) -> None:
-        """Abandon the request; if a handler is running it, wait until it has unwound.
+    def cancel_waiter(self, raise_cancel: Callable[[], NoReturn]) -> trio.lowlevel.Abort:
+        """Abandon the request, as its waiting asker is cancelled (trio's abort function).
 
-        Called by an asker that was cancelled while waiting (see :meth:`wait`).
+        A queued request is dropped and the asker leaves at once. A running one has its
+        handler cancelled, and the asker keeps waiting, unmoved by the cancellation,
+        until the handler has unwound and the request is answered; then
+        :meth:`wait` raises the cancellation. This costs no shielded scope.
         """
-        self.abandon()
-        if self.scope is not None and not self.done.is_set():
-            with trio.CancelScope(shield=True):
-                await self.done.wait()
+        self.abandoned = True
+        scope = self.scope
+        if scope is None:
+            self.waiter = None
+            return _SUCCEEDED
+        self.pending_cancel = raise_cancel
+        scope.cancel()
+        return _FAILED
 
     def result(self) -> Any:
         """Return the reply, or raise the error delivered instead (once answered)."""
