@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import attrs
@@ -176,6 +177,15 @@ class Mailbox:
             raise trio.EndOfChannel from None
         self.taken += 1
         return item
+
+    def receive(self) -> Coroutine[Any, Any, Any]:
+        """Return the channel's own receive, for a caller that counts the take itself.
+
+        Awaiting it is :meth:`take` without its frame (the idle actor's wait), except
+        that a discarded mailbox raises trio.ClosedResourceError and the caller adds
+        one to ``taken``.
+        """
+        return self._receive.receive()
 
     def drop(self, request: Request) -> None:
         """Count a request taken but not handled; fail it if its asker still waits.

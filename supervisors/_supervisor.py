@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections import deque
@@ -60,8 +59,12 @@ class _Child:
     args: tuple[Any, ...]
     restart: Restart
     mailbox: Mailbox
-    ref: ActorRef
+    # The reference the first incarnation reported when it started (one per child: a
+    # second one, made here, would cost every idle actor its bytes).
+    ref: ActorRef = attrs.field(init=False)
     actor: Actor | None = None
+    # The start watch of the incarnation starting now, dropped once it has started.
+    starting: _StartWatch | None = None
     scope: trio.CancelScope = _NEVER_CANCELLED
     exited: trio.Event | None = None
     restarts: int = 0
@@ -69,13 +72,15 @@ class _Child:
 
 
 class _StartWatch:
-    """Lists the child and passes ``started`` on; remembers whether it happened.
+    """Lists the child and passes ``started`` on.
 
     It lets go of the task status once used: holding it would keep nursery.start's spent
     nursery and its cancel statuses (about 700 bytes) alive for the actor's whole life.
+    The child holds the watch only until the start has happened (``child.starting``),
+    and run_actor lets go of it then, so an idle actor keeps no watch.
     """
 
-    __slots__ = ("_child", "_first", "_supervisor", "_task_status", "happened")
+    __slots__ = ("_child", "_first", "_supervisor", "_task_status")
 
     def __init__(
         self,
@@ -88,15 +93,17 @@ class _StartWatch:
         self._supervisor = supervisor
         self._child = child
         self._first = first
-        self.happened = False
+        child.starting = self
 
     def started(self, value: Any = None) -> None:
-        self.happened = True
+        child = self._child
+        child.starting = None
         if self._first:
+            child.ref = value  # the ActorRef run_actor reports
             # Listed the moment on_start has run, before the actor takes a message and
             # before spawn resumes: an actor that crashes on a message it sent itself in
             # on_start must find itself among the children when its exit is handled.
-            self._supervisor._enlist(self._child)
+            self._supervisor._enlist(child)
         self._pass_on(None)
 
     def failed(self, error: Exception | None) -> None:
@@ -204,14 +211,7 @@ class Supervisor:
             raise ValueError(msg)
         mailbox = Mailbox(name, capacity)
         self._names[name] = None
-        child = _Child(
-            name=name,
-            factory=factory,
-            args=args,
-            restart=restart,
-            mailbox=mailbox,
-            ref=ActorRef(mailbox),
-        )
+        child = _Child(name=name, factory=factory, args=args, restart=restart, mailbox=mailbox)
         try:
             error = await self._start(child, first=True)
         except BaseException:
@@ -227,39 +227,51 @@ class Supervisor:
         """Start one incarnation of ``child``; return what its start raised, if anything."""
         if not first and (hooks := instrumentation.current()) is not None:
             hooks.actor_restarted(self.name, child.name)
-        # Only a group restart cancels a sibling, and waits for its exit.
-        if self.strategy is not Strategy.ONE_FOR_ONE:
+        # Only a group restart cancels a sibling, and waits for its exit. ONE_FOR_ONE
+        # never does: its children enter no scope (and keep none, nor a `with` block's
+        # frame state, for their whole life).
+        if self.strategy is Strategy.ONE_FOR_ONE:
+            run = self._run_child
+        else:
             child.scope = trio.CancelScope()
             child.exited = trio.Event()
-        result: Exception | None = await self._nursery.start(self._run_child, child, first)
+            run = self._run_child_in_scope
+        result: Exception | None = await self._nursery.start(run, child, first)
         return result
+
+    async def _run_child_in_scope(
+        self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
+    ) -> None:
+        # A group restart cancels this scope: then the child's exit is not reported.
+        with child.scope:
+            await self._run_child(child, first, task_status=task_status)
 
     async def _run_child(
         self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
     ) -> None:
-        watch = _StartWatch(task_status, self, child, first)
+        watch = _StartWatch(task_status, self, child, first)  # child.starting, until started
         del task_status  # the watch lets go of it once used
-        scope = child.scope
         error: Exception | None = None
-        # ONE_FOR_ONE never cancels a sibling: no need to enter (and keep, for the
-        # actor's whole life) a scope for it.
-        with scope if scope is not _NEVER_CANCELLED else contextlib.nullcontext():
-            child.running = True
-            try:
-                child.actor = child.factory(*child.args)
-                await run_actor(child.actor, child.mailbox, task_status=watch)
-            except Exception as exc:
-                error = exc
-            finally:
-                child.running = False
-                if child.exited is not None:
-                    child.exited.set()
+        child.running = True
+        try:
+            child.actor = child.factory(*child.args)
+            serving = run_actor(child.actor, child.mailbox, task_status=watch)
+            del watch  # run_actor lets go of it once started: an idle actor keeps none
+            await serving
+        except Exception as exc:
+            error = exc
+        finally:
+            child.running = False
+            if child.exited is not None:
+                child.exited.set()
+        scope = child.scope
         if scope.cancel_called:
             # Stopped on purpose by a group restart, which has already decided its fate:
             # even if it raised instead of taking the cancellation, that is not a crash.
             return
-        if not watch.happened:
-            watch.failed(error)  # the starter deals with a failed start
+        if (unstarted := child.starting) is not None:
+            child.starting = None
+            unstarted.failed(error)  # the starter deals with a failed start
         else:
             self._exits_send.send_nowait((child, scope, error))
 

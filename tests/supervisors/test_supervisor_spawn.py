@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Any
 
@@ -191,6 +192,36 @@ async def test_lookup_finds_a_child_by_name_until_it_is_retired() -> None:
         await refs["b"].tell("quit")
         await trio.testing.wait_all_tasks_blocked()
         assert supervisor.lookup("b") is None  # a temporary child that stopped is retired
+
+
+async def test_spawn_returns_the_reference_the_actor_holds() -> None:
+    """spawn, lookup and the actor's own self.ref are one ActorRef per child, not copies."""
+
+    class Idle(Actor):
+        async def handle(self, message: Any) -> Any:
+            return message
+
+    async with open_supervisor() as supervisor:
+        ref = await supervisor.spawn(Idle, name="idle")
+        (actor,) = [c for c in gc.get_objects() if isinstance(c, Idle)]
+        assert actor.ref is ref
+        assert supervisor.lookup("idle") is ref
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+async def test_an_idle_child_keeps_no_start_watch(strategy: Strategy) -> None:
+    """Once started, a child holds nothing of its start (the watch of nursery.start) while idle."""
+
+    class Idle(Actor):
+        async def handle(self, message: Any) -> Any:
+            return message
+
+    async with open_supervisor(strategy=strategy) as supervisor:
+        ref = await supervisor.spawn(Idle, name="idle")
+        await trio.testing.wait_all_tasks_blocked()
+        gc.collect()
+        assert [o for o in gc.get_objects() if type(o).__name__ == "_StartWatch"] == []
+        assert await ref.ask(1) == 1
 
 
 async def test_find_returns_the_children_of_a_class_in_start_order() -> None:
