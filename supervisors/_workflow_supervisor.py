@@ -235,7 +235,8 @@ class WorkflowSupervisor:
         Its completed steps are not run again (their stored results feed later steps);
         the rest run under ``timeout``, and the report lists every step in order. A run
         that already succeeded gives back its stored report. The options are as for
-        :meth:`run`.
+        :meth:`run`. A store that stays locked for all of ``timeout`` gives an 'error'
+        report (error_type 'store_unavailable') by then, as a new run does.
 
         Raises:
             UnknownRunError: the store holds no run with this id.
@@ -270,6 +271,18 @@ class WorkflowSupervisor:
         try:
             claimed = await self.store.claim(
                 workflow_id, owner, timeout=options.timeout, lease_time=self.keeper.lease_time
+            )
+        except StoreUnavailableError as exc:
+            # Locked all the resume's time: an answer by its deadline, as for a new run.
+            self._live.discard(workflow_id)
+            return self._reported(
+                error_report(
+                    workflow_id,
+                    workflow.name,
+                    options.timeout,
+                    str(exc),
+                    ErrorType.STORE_UNAVAILABLE,
+                )
             )
         except BaseException:
             self._live.discard(workflow_id)

@@ -256,3 +256,25 @@ def test_the_cli_answers_a_200000_goal_input_by_its_deadline(tmp_path: Path) -> 
     response = json.loads(result.stdout)
     assert response["status"] == "timeout"
     assert len(result.stdout) < 10_000
+
+
+async def test_a_resume_on_a_locked_store_answers_by_its_deadline(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resuming while another connection holds the lock: an 'error' response on time, no raise."""
+    db = tmp_path / "runs.db"
+    async with open_sqlite_store(db) as store:
+        orchestrator = mira_orchestrator(store)
+        message = workflow("project_initialization", big_project(200_000))
+        first = await orchestrator.process_async(message, timeout=0.05)
+        assert first["status"] == "timeout"
+        with lock_holder(db) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            began = time.monotonic()
+            response = await orchestrator.resume(first["workflow_id"], timeout=0.2)
+            late = time.monotonic() - began - 0.2
+    assert late <= GRACE
+    assert response["status"] == "error"
+    assert "locked by another connection" in response["error"]
+    failed = [r for r in caplog.records if r.__dict__.get("event_type") == "workflow_error"]
+    assert [r.__dict__.get("error_type") for r in failed] == ["store_unavailable"]
