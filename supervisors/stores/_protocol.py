@@ -18,6 +18,7 @@ import attrs
 from mira_actors import MiraError, safe_repr
 
 from .._ledger import Status, StepRecord
+from ._json_pieces import json_pieces
 from ._run_pages import RunCursor, RunPage
 
 RUNNING = Status.RUNNING
@@ -375,12 +376,37 @@ def encode_json(value: Any, what: str, *, allow_nan: bool = False) -> str:
     """
     try:
         return (_ENCODE_ALLOWING_NAN if allow_nan else _ENCODE)(value)
-    except TypeError as exc:
-        msg = f"{what} cannot be stored: a ledger store keeps JSON values only ({exc})"
-        raise TypeError(msg) from exc
-    except (ValueError, RecursionError) as exc:
-        msg = f"{what} cannot be stored: a ledger store keeps JSON values only ({exc})"
-        raise ValueError(msg) from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _unstorable(what, exc) from exc
+
+
+def encode_json_in_pieces(
+    value: Any, what: str, *, allow_nan: bool = False, stopped: Callable[[], bool]
+) -> str:
+    """Return :func:`encode_json`'s text, made a piece at a time, for a big value.
+
+    Off the trio thread: between pieces the interpreter may switch threads, and once
+    ``stopped()`` is true the encoding stops with :class:`EncodingStopped`.
+    """
+    encode = _ENCODE_ALLOWING_NAN if allow_nan else _ENCODE
+    pieces = []
+    try:
+        for piece in json_pieces(value, encode):
+            if stopped():
+                raise EncodingStopped
+            pieces.append(piece)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _unstorable(what, exc) from exc
+    return "".join(pieces)
+
+
+class EncodingStopped(Exception):
+    """Raised by :func:`encode_json_in_pieces` once its waiter has given up."""
+
+
+def _unstorable(what: str, exc: BaseException) -> TypeError | ValueError:
+    msg = f"{what} cannot be stored: a ledger store keeps JSON values only ({exc})"
+    return TypeError(msg) if isinstance(exc, TypeError) else ValueError(msg)
 
 
 def encode_result(record: StepRecord) -> str:

@@ -51,9 +51,21 @@ def response_text(response: Mapping[str, Any], recorded: RecordedResults) -> str
     Raises:
         TypeError, ValueError: the response is not JSON (see ``encode_response``).
     """
+    skeleton, texts = response_skeleton(response, recorded)
+    return fill_in(encode_response(skeleton), texts)
+
+
+def response_skeleton(
+    response: Mapping[str, Any], recorded: RecordedResults
+) -> tuple[Mapping[str, Any], list[str]]:
+    """Return ``response`` with placeholders for its recorded results, and their texts.
+
+    Encoded (as :func:`response_text` does, or elsewhere), :func:`fill_in` puts the texts
+    in place of the placeholders.
+    """
     steps = response.get("steps") if isinstance(response, Mapping) else None
     if type(steps) is not list:
-        return encode_response(response)
+        return response, []
     texts: list[str] = []
     skeleton_steps: list[Any] = []
     for step in steps:
@@ -64,9 +76,12 @@ def response_text(response: Mapping[str, Any], recorded: RecordedResults) -> str
             skeleton_steps.append({**step, "result": f"{_MARK}{len(texts)}"})
             texts.append(text)
     if not texts:
-        return encode_response(response)
-    encoded = encode_response({**response, "steps": skeleton_steps})
+        return response, []
+    return {**response, "steps": skeleton_steps}, texts
+
+
+def fill_in(encoded: str, texts: list[str]) -> str:
+    """Put each recorded text in place of its placeholder in the encoded skeleton."""
     for index, text in enumerate(texts):
         encoded = encoded.replace(json.dumps(f"{_MARK}{index}"), text, 1)
     return encoded
-

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import trio
 
 from .._ledger import StepRecord
 from . import _sql_ledger as sql
+from ._json_pieces import is_small
 from ._protocol import (
     LEASE_TIME,
     RUNNING,
@@ -27,9 +29,9 @@ from ._protocol import (
     check_limit,
     check_outcome,
     encode_json,
-    encode_response,
-    encode_result,
+    encode_json_in_pieces,
 )
+from ._response_text import RecordedResults, fill_in, response_skeleton
 from ._run_pages import RunCursor, RunPage, check_page
 from ._sql_thread import SqlThread
 from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
@@ -48,6 +50,11 @@ COMMIT_FLOOR = 0.025
 CHECKPOINT_BYTES = 4_000_000
 # How long each background try of a commit that missed its deadline waits for the lock.
 RETRY_BUSY_TIMEOUT = 0.1
+# A step result whose JSON is longer is kept (as text, until its run ends) to go into the
+# run's response as it is, not encoded again at the final commit.
+KEEP_ENCODED_CHARS = 100_000
+# The runs whose big results are kept at most: one that never finishes is forgotten.
+KEEP_ENCODED_RUNS = 64
 
 
 class SqliteStore:
@@ -63,8 +70,10 @@ class SqliteStore:
     Every call runs on one connection in a thread that the store owns, one at a time
     in the order they came, so the trio thread never blocks on the disk and nothing else
     in the process (abandoned agent threads filling trio's thread limiter, say) can
-    starve the ledger. Open it with :func:`open_sqlite_store`, which closes it; several
-    processes may share one file.
+    starve the ledger. A big value (more than ``_json_pieces.SMALL`` items) is encoded
+    on another thread of its own, a piece at a time, within the write's time. Open it
+    with :func:`open_sqlite_store`, which closes it; several processes may share one
+    file.
 
     A call waits for another connection's lock at most until the caller's deadline
     (a write gets at least :data:`COMMIT_FLOOR` seconds; ``create_run`` and ``claim`` at
@@ -110,6 +119,10 @@ class SqliteStore:
         self._connection.text_factory = _decode_text
         self._busy_timeout = BUSY_TIMEOUT
         self._thread = SqlThread(f"sqlite-store {self.path}") if threaded else None
+        # Big values are encoded here, a piece at a time, neither on the trio thread nor
+        # in the way of the SQL of other runs.
+        self._encoder = SqlThread(f"sqlite-store encoder {self.path}") if threaded else None
+        self._recorded: dict[str, RecordedResults] = {}  # big results' text, by run
         if self._thread is not None:
             # SQLite checkpoints the log in whichever commit finds it over 4 MB: that
             # could be a run's final commit at its deadline. Checkpoints run after the
@@ -198,6 +211,45 @@ class SqliteStore:
         self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return True
 
+    async def _encode(
+        self, value: Any, what: str, *, allow_nan: bool = False, budget: float = math.inf
+    ) -> str:
+        """Return ``value`` as JSON text; a big value is encoded off the trio thread.
+
+        Raises:
+            TypeError, ValueError: ``value`` is not JSON (see ``encode_json``).
+            StoreUnavailableError: a big value could not be encoded in the time left
+                (at least COMMIT_FLOOR, at most ``budget``); nothing was written.
+        """
+        if self._encoder is None or is_small(value):
+            return encode_json(value, what, allow_nan=allow_nan)
+        return await self._off_loop(
+            partial(encode_json_in_pieces, value, what, allow_nan=allow_nan), budget=budget
+        )
+
+    async def _off_loop(self, encode: Callable[..., T], *, budget: float = math.inf) -> T:
+        """Run ``encode(stopped=...)`` on the encoder thread within the time left."""
+        assert self._encoder is not None
+        budget = max(min(budget, time_left()), COMMIT_FLOOR)
+        stop = threading.Event()
+        job = self._encoder.start(partial(encode, stopped=stop.is_set))
+        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget) as scope:
+            result = await self._encoder.result(job)
+        if scope.cancelled_caught:
+            stop.set()  # it stops at its next piece
+            raise StoreUnavailableError(self.path, budget)
+        return result
+
+    def _keep_encoded(self, workflow_id: str, result: Any, text: str) -> None:
+        if len(text) <= KEEP_ENCODED_CHARS:
+            return
+        recorded = self._recorded.get(workflow_id)
+        if recorded is None:
+            if len(self._recorded) >= KEEP_ENCODED_RUNS:
+                del self._recorded[next(iter(self._recorded))]  # the oldest run
+            recorded = self._recorded[workflow_id] = RecordedResults()
+        recorded.add(result, text)
+
     async def create_run(
         self,
         workflow_id: str,
@@ -210,7 +262,8 @@ class SqliteStore:
     ) -> None:
         """Store a new run; see :meth:`~supervisors.LedgerStore.create_run`."""
         self._check_open()
-        text, now = encode_json(data, "workflow data"), self._clock()
+        text = await self._encode(data, "workflow data", budget=timeout)
+        now = self._clock()
         lease_time = check_lease_time(lease_time)
 
         def create(connection: sqlite3.Connection) -> None:
@@ -238,7 +291,9 @@ class SqliteStore:
     ) -> None:
         """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         self._check_open()
-        result, now = encode_result(record), self._clock()
+        result = await self._encode(record.result, f"the result of step {record.step!r}")
+        self._keep_encoded(workflow_id, record.result, result)
+        now = self._clock()
 
         def write(connection: sqlite3.Connection) -> None:
             sql.touch(connection, workflow_id, "updated_at = ?", now, owner=owner)
@@ -258,10 +313,33 @@ class SqliteStore:
         """Store how the run ended; see :meth:`~supervisors.LedgerStore.finish_run`."""
         self._check_open()
         check_outcome(outcome)
-        encoded = [(record, encode_result(record)) for record in records]
-        text, now = encode_response(response), self._clock()
+        if not isinstance(response, Mapping):
+            msg = f"a run's response must be a dict, got {type(response).__name__}"
+            raise TypeError(msg)
+        # The big results committed with their steps go in as the text they were then.
+        skeleton, texts = response_skeleton(
+            response, self._recorded.pop(workflow_id, RecordedResults())
+        )
+        now = self._clock()
 
-        def finish(connection: sqlite3.Connection) -> None:
+        def encode(*, stopped: Callable[[], bool]) -> tuple[list[tuple[StepRecord, str]], str]:
+            encoded = [
+                (
+                    record,
+                    encode_json_in_pieces(
+                        record.result, f"the result of step {record.step!r}", stopped=stopped
+                    ),
+                )
+                for record in records
+            ]
+            text = encode_json_in_pieces(
+                dict(skeleton), "the run's response", allow_nan=True, stopped=stopped
+            )
+            return encoded, fill_in(text, texts)
+
+        def finish(
+            encoded: list[tuple[StepRecord, str]], text: str, connection: sqlite3.Connection
+        ) -> None:
             sql.insert_steps(connection, workflow_id, encoded)
             sql.touch(
                 connection,
@@ -273,17 +351,43 @@ class SqliteStore:
                 owner=owner,
             )
 
+        small = is_small(skeleton) and all(is_small(record.result) for record in records)
         try:
-            await self._write(finish, size=len(text) + sum(len(r) for _, r in encoded))
+            if small or self._encoder is None:
+                encoded, text = encode(stopped=_never)
+            else:
+                encoded, text = await self._off_loop(encode)
+        except StoreUnavailableError:
+            # Not encoded in time: the background commit encodes it (a piece at a time).
+            assert self._thread is not None
+
+            def prepare() -> Callable[[sqlite3.Connection], None]:
+                return partial(finish, *encode(stopped=_never))
+
+            self._thread.submit(partial(self._retry_finish, workflow_id, prepare))
+            raise
+        try:
+            await self._write(
+                partial(finish, encoded, text), size=len(text) + sum(len(r) for _, r in encoded)
+            )
         except StoreUnavailableError:
             if self._thread is not None:
-                self._thread.submit(partial(self._retry_finish, workflow_id, finish))
+                ready = partial(finish, encoded, text)
+                self._thread.submit(partial(self._retry_finish, workflow_id, lambda: ready))
             raise
 
     def _retry_finish(
-        self, workflow_id: str, finish: Callable[[sqlite3.Connection], None], last: bool
+        self,
+        workflow_id: str,
+        prepare: Callable[[], Callable[[sqlite3.Connection], None]],
+        last: bool,
     ) -> bool:
-        """Try a run's final commit again, on the store's thread; return whether it landed."""
+        """Try a run's final commit again, on the store's thread; return whether it landed.
+
+        ``prepare()`` makes the commit (encoding what was not encoded in time), outside
+        any transaction.
+        """
+        finish = prepare()
 
         def finish_once(connection: sqlite3.Connection) -> None:
             # The try that missed its deadline may have landed after all: never twice.
@@ -340,6 +444,7 @@ class SqliteStore:
     ) -> bool:
         """Take a run's lease for a resume; see :meth:`~supervisors.LedgerStore.claim`."""
         self._check_open()
+        self._recorded.pop(workflow_id, None)  # running again: nothing of before is reused
         lease_time, now = check_lease_time(lease_time), self._clock()
         claim = partial(
             sql.claim,
@@ -411,6 +516,8 @@ class SqliteStore:
                 self._connection.close()
                 await trio.lowlevel.checkpoint()
                 return
+            if self._encoder is not None:
+                await self._encoder.aclose(_never)
             # The last connection to close checkpoints the log: disk work, on the thread.
             await self._thread.aclose(self._connection.close)
 
@@ -469,3 +576,7 @@ def _decode_text(raw: bytes) -> str | _Undecodable:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNDECODABLE
+
+
+def _never() -> bool:
+    return False
