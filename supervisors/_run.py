@@ -159,7 +159,11 @@ class WorkflowRun:
         self.cut: list[StepRecord] = []
         # The outcome of the step that ended the run early.
         self.failure: StepOutcome | None = None
+        # The run's one scope: its deadline, and a cancel asked for through the store.
         self._scope = trio.CancelScope()
+        self._cancel_requested = False
+        # Whether the run ended because a cancel was asked for (see cancel_on_request).
+        self.cancelled_on_request = False
         self.trace: RunTrace | None = None  # the run's span, while something records it
 
     @property
@@ -170,7 +174,17 @@ class WorkflowRun:
     @property
     def deadline_passed(self) -> bool:
         """Whether the run's own deadline cut it short."""
-        return self._scope.cancelled_caught
+        return self._scope.cancelled_caught and not self._cancel_requested
+
+    def cancel_on_request(self) -> None:
+        """Cancel the run because it was asked for (through the store, from any process).
+
+        The run ends as if its caller had cancelled it (stored as 'cancelled') and
+        returns :meth:`cancelled_report`, with ``cancelled_on_request`` set. A request
+        that comes after the steps have ended changes nothing.
+        """
+        self._cancel_requested = True
+        self._scope.cancel()
 
     async def go(self, prior: Mapping[str, Any]) -> RunReport:
         """Run the steps not in ``prior`` (results by step name); return the report.
@@ -200,7 +214,7 @@ class WorkflowRun:
                     )
                 )
         began = now if self._asked_at is None else self._asked_at
-        self._scope = trio.CancelScope(deadline=began + timeout)
+        self._scope.deadline = began + timeout  # the scope keeps a cancel asked for already
         steps = StepRunner(
             workflow_type=self.workflow.name,
             workflow_id=self.workflow_id,
@@ -231,16 +245,14 @@ class WorkflowRun:
             # Cancelled by the caller (a bare Cancelled, or a parallel group's exception
             # group of them): stored as 'cancelled', so that it can be resumed, and the
             # stream still ends, so a reader is not left waiting.
-            handed_over = self._handed_over is not None and self._handed_over()
-            if (
-                self._writes is not None
-                and self.lease_lost is None
-                and not handed_over
-                and _is_cancellation(exc)
-            ):
-                await self._writes.cancelled(self.cancelled_report(), self.cut)
-            self._finished(Status.CANCELLED, self.ledger.records)
+            await self._end_cancelled(stored=_is_cancellation(exc))
             raise
+        if self._cancel_requested and self._scope.cancelled_caught:
+            # Cancelled on request (one scope serves that and the deadline, rather than a
+            # second scope around every run): ended as a caller's cancellation.
+            await self._end_cancelled(stored=True)
+            self.cancelled_on_request = True
+            return self.cancelled_report("on request")
         report = self.report()
         if self._writes is not None and self.lease_lost is None:
             report = await self._writes.outcome(report, self.cut, self._scope.deadline)
@@ -249,6 +261,13 @@ class WorkflowRun:
             report = self._lease_lost_report(self.lease_lost)
         self._finished(report.outcome, report.records)
         return report
+
+    async def _end_cancelled(self, *, stored: bool) -> None:
+        """End the run as cancelled: store it so (when ``stored``) and end the stream."""
+        handed_over = self._handed_over is not None and self._handed_over()
+        if stored and self._writes is not None and self.lease_lost is None and not handed_over:
+            await self._writes.cancelled(self.cancelled_report(), self.cut)
+        self._finished(Status.CANCELLED, self.ledger.records)
 
     def cancelled_report(self, how: str = "by its caller") -> RunReport:
         """The report of the run cancelled now (``how``: by whom), as stored."""

@@ -343,13 +343,13 @@ class WorkflowSupervisor:
             handed_over=self._is_handing_over,
         )
         self._live.add(workflow_id)
-        # A cancel asked for through the store (from any process) cancels this scope.
-        requested = trio.CancelScope()
-        self.keeper.hold(workflow_id, requested.cancel)
+        # A cancel asked for through the store (from any process) cancels the run.
+        self.keeper.hold(workflow_id, run.cancel_on_request)
         try:
-            with requested:
-                return await run.go(prior or {})
-            return await self._cancelled_report(run)
+            report = await run.go(prior or {})
+            if run.cancelled_on_request:
+                return await self._cancelled_report(run)
+            return report
         finally:
             self.keeper.let_go(workflow_id)
             self._live.discard(workflow_id)
