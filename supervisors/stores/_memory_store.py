@@ -14,6 +14,8 @@ import attrs
 import trio
 
 from .._ledger import Status, StepRecord
+from ._json_pieces import looks_small
+from ._off_loop import Encoders
 from ._protocol import (
     LEASE_TIME,
     RUNNING,
@@ -24,7 +26,6 @@ from ._protocol import (
     check_lease_time,
     check_limit,
     check_outcome,
-    encode_json,
     encode_result,
 )
 from ._response_text import RecordedResults, response_text
@@ -120,6 +121,9 @@ class MemoryStore:
 
     It keeps values as JSON text, as a durable store does, so it accepts and gives
     back exactly what one would, and nothing a caller holds can change what it keeps.
+    A big input or step result (more than 1,000 items one level down, and 20,000 in
+    all) is encoded in a worker thread of its own, a piece at a time, within the
+    write's time (at least 25 ms), or the write raises StoreUnavailableError.
 
     Args:
         clock: The wall clock for ``created_at``, ``updated_at`` and leases.
@@ -146,6 +150,7 @@ class MemoryStore:
         # The runs someone asked to cancel, while they run: no scan at a heartbeat.
         self._cancel_requested: set[str] = set()
         self._closed = False
+        self._encoders = Encoders("MemoryStore")  # big values: off the trio thread
 
     def _lease_of(self, run: _MemoryRun) -> float | None:
         return None if run.owner is None else self._leases.get(run.owner, -math.inf)
@@ -204,7 +209,10 @@ class MemoryStore:
         if workflow_id in self._runs:
             msg = f"a run with workflow_id {workflow_id!r} is already stored"
             raise ValueError(msg)
-        encoded = encode_json(data, "workflow data")
+        encoded = await self._encoders.encode(data, "workflow data", budget=timeout)
+        if workflow_id in self._runs:  # created while this one was being encoded
+            msg = f"a run with workflow_id {workflow_id!r} is already stored"
+            raise ValueError(msg)
         lease_time = check_lease_time(lease_time)
         self._forget_oldest_finished()
         now = self._clock()
@@ -228,7 +236,12 @@ class MemoryStore:
     ) -> None:
         """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         run = self._held(workflow_id, owner)
-        result = encode_result(record)
+        what = f"the result of step {record.step!r}"
+        if looks_small(record.result):
+            result = encode_result(record)
+        else:  # encoded off the trio thread, within the time left; the run may change
+            result = await self._encoders.encode(record.result, what)
+            run = self._held(workflow_id, owner)
         run.append(record, result)
         if run.recorded is None:
             run.recorded = RecordedResults()

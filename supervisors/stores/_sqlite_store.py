@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ import trio
 from .._ledger import StepRecord
 from . import _sql_ledger as sql
 from ._json_pieces import is_small
+from ._off_loop import Encoders
 from ._protocol import (
     LEASE_TIME,
     RUNNING,
@@ -71,7 +71,8 @@ class SqliteStore:
     in the order they came, so the trio thread never blocks on the disk and nothing else
     in the process (abandoned agent threads filling trio's thread limiter, say) can
     starve the ledger. A big value (more than ``_json_pieces.SMALL`` items) is encoded
-    on another thread of its own, a piece at a time, within the write's time. Open it
+    in a worker thread under a limiter of its own, a piece at a time, within the write's
+    time. Open it
     with :func:`open_sqlite_store`, which closes it; several processes may share one
     file.
 
@@ -119,9 +120,9 @@ class SqliteStore:
         self._connection.text_factory = _decode_text
         self._busy_timeout = BUSY_TIMEOUT
         self._thread = SqlThread(f"sqlite-store {self.path}") if threaded else None
-        # Big values are encoded here, a piece at a time, neither on the trio thread nor
-        # in the way of the SQL of other runs.
-        self._encoder = SqlThread(f"sqlite-store encoder {self.path}") if threaded else None
+        # Big values are encoded in a worker thread, a piece at a time, neither on the
+        # trio thread nor in the way of the SQL of other runs.
+        self._encoders = Encoders(self.path) if threaded else None
         self._recorded: dict[str, RecordedResults] = {}  # big results' text, by run
         if self._thread is not None:
             # SQLite checkpoints the log in whichever commit finds it over 4 MB: that
@@ -221,24 +222,9 @@ class SqliteStore:
             StoreUnavailableError: a big value could not be encoded in the time left
                 (at least COMMIT_FLOOR, at most ``budget``); nothing was written.
         """
-        if self._encoder is None or is_small(value):
+        if self._encoders is None:
             return encode_json(value, what, allow_nan=allow_nan)
-        return await self._off_loop(
-            partial(encode_json_in_pieces, value, what, allow_nan=allow_nan), budget=budget
-        )
-
-    async def _off_loop(self, encode: Callable[..., T], *, budget: float = math.inf) -> T:
-        """Run ``encode(stopped=...)`` on the encoder thread within the time left."""
-        assert self._encoder is not None
-        budget = max(min(budget, time_left()), COMMIT_FLOOR)
-        stop = threading.Event()
-        job = self._encoder.start(partial(encode, stopped=stop.is_set))
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget) as scope:
-            result = await self._encoder.result(job)
-        if scope.cancelled_caught:
-            stop.set()  # it stops at its next piece
-            raise StoreUnavailableError(self.path, budget)
-        return result
+        return await self._encoders.encode(value, what, allow_nan=allow_nan, budget=budget)
 
     def _keep_encoded(self, workflow_id: str, result: Any, text: str) -> None:
         if len(text) <= KEEP_ENCODED_CHARS:
@@ -353,10 +339,10 @@ class SqliteStore:
 
         small = is_small(skeleton) and all(is_small(record.result) for record in records)
         try:
-            if small or self._encoder is None:
+            if small or self._encoders is None:
                 encoded, text = encode(stopped=_never)
             else:
-                encoded, text = await self._off_loop(encode)
+                encoded, text = await self._encoders.run(encode)
         except StoreUnavailableError:
             # Not encoded in time: the background commit encodes it (a piece at a time).
             assert self._thread is not None
@@ -516,8 +502,6 @@ class SqliteStore:
                 self._connection.close()
                 await trio.lowlevel.checkpoint()
                 return
-            if self._encoder is not None:
-                await self._encoder.aclose(_never)
             # The last connection to close checkpoints the log: disk work, on the thread.
             await self._thread.aclose(self._connection.close)
 

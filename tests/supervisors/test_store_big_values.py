@@ -1,4 +1,4 @@
-"""The SQLite store with big values: encoded off the trio thread, a piece at a time.
+"""The stores with big values: encoded off the trio thread, a piece at a time.
 
 Real time: the store's own threads are involved. Waits are bounded, and what is held
 to the README's grace is how long the trio thread could not run.
@@ -7,6 +7,8 @@ to the README's grace is how long the trio thread could not run.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 import trio
 
 from mira_actors.agents import ProjectPlanAgent
-from supervisors import StepRecord, StoreUnavailableError
+from supervisors import MemoryStore, StepRecord, StoreUnavailableError
 from supervisors.stores._sqlite_store import COMMIT_FLOOR, open_sqlite_store
 from tests.deadlines import GRACE
 
@@ -56,10 +58,23 @@ async def longest_stall(work: Any) -> float:
     return max(stalls)
 
 
-async def test_a_big_result_is_committed_without_holding_the_trio_thread(tmp_path: Path) -> None:
+@asynccontextmanager
+async def a_store(kind: str, folder: Path) -> AsyncIterator[Any]:
+    """A MemoryStore, or a SqliteStore on a new file in ``folder``."""
+    if kind == "memory":
+        yield MemoryStore()
+    else:
+        async with open_sqlite_store(folder / "runs.db") as store:
+            yield store
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_big_result_is_committed_without_holding_the_trio_thread(
+    tmp_path: Path, kind: str
+) -> None:
     """record_step of a 10 MB result: the loop never stalls longer than the grace."""
     plan = big_plan()
-    async with open_sqlite_store(tmp_path / "runs.db") as store:
+    async with a_store(kind, tmp_path) as store:
         await store.create_run("big", "wf", {}, 30.0)
         stall = await longest_stall(lambda: store.record_step("big", record("plan", plan)))
         stored = await store.load_run("big")
