@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -241,6 +242,30 @@ async def test_stored_values_cannot_be_changed_from_outside(store: LedgerStore) 
     assert again.data == {"team": ["ann"]}
     assert again.records[0].result == {"tasks": ["a"]}
     assert again.response == {"steps": [{"step": "plan"}]}
+
+
+async def test_a_response_holding_its_recorded_results_comes_back_whole(
+    store: LedgerStore,
+) -> None:
+    """A response holding the very results its steps recorded comes back as JSON gives it."""
+    plan = {"milestones": [{"name": "m", "tasks": ("a", "b")}], 3: "three"}
+    risks = ["r1", {"level": None}]
+    await store.create_run("r1", "wf", {}, 1.0)
+    await store.record_step("r1", record("plan", result=plan))
+    await store.record_step("r1", record("risks", result=risks))
+    response = {
+        "workflow_id": "r1",
+        "steps": [
+            {"step": "plan", "result": plan},
+            {"step": "risks", "result": risks},
+            {"step": "other", "result": {"not": "recorded"}},
+            {"step": "none", "result": None},
+        ],
+        "error": '"recorded-result:0" \x00',
+    }
+    await store.finish_run("r1", outcome="success", response=response)
+    loaded = await stored(store, "r1")
+    assert loaded.response == json.loads(json.dumps(response))
 
 
 async def test_list_runs_is_newest_first(store: LedgerStore, clock: FakeClock) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from typing import Any
@@ -77,6 +78,36 @@ async def test_run_returns_the_report(autojump_clock: trio.abc.Clock) -> None:
             {"step": "second", "status": "success", "result": result, "attempts": 1},
         ],
     }
+
+
+async def test_a_finished_run_is_freed_without_the_cyclic_collector(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Runs that succeed, fail or time out leave no reference cycle of the run's objects.
+
+    Each one's ledger and results are freed as it ends, not at the collector's next full
+    pass, which at a thousand runs at once would promote them through every generation.
+    """
+    async with open_workflow_supervisor(workflows=[TWO]) as supervisor:
+        await spawn_agent(supervisor, [])
+        await supervisor.run("two", {"value": 1})  # warm: nothing first-time in the count
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            reports = [
+                await supervisor.run("two", {"value": 1}),
+                await supervisor.run("two", {"fail": True}),
+                await supervisor.run("two", {"delay": 2}, timeout=3),
+            ]
+            gc.collect()
+            ours = [obj for obj in gc.garbage if type(obj).__module__.startswith("supervisors")]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert [report.outcome for report in reports] == ["success", "error", "timeout"]
+    assert ours == []
 
 
 async def test_each_run_has_its_own_id(autojump_clock: trio.abc.Clock) -> None:
