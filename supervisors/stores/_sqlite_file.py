@@ -156,6 +156,14 @@ def connect(
     return connection
 
 
+def second_connection(path: str) -> sqlite3.Connection:
+    """Open another connection to a ledger file that :func:`connect` opened already."""
+    try:
+        return _open(path, read_only=False)
+    except sqlite3.Error as exc:
+        raise StoreFileError(path, f"cannot be opened as a ledger store: {exc}") from exc
+
+
 def _prepare(connection: sqlite3.Connection, path: str, synchronous: Synchronous) -> None:
     try:
         connection.execute("PRAGMA journal_mode = WAL")

@@ -34,7 +34,7 @@ from ._protocol import (
 from ._response_text import RecordedResults, fill_in, response_skeleton
 from ._run_pages import RunCursor, RunPage, check_page
 from ._sql_thread import SqlThread
-from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect
+from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect, second_connection
 from ._sqlite_pages import read_page
 from ._sqlite_rows import read_run, read_runs
 from ._sqlite_tx import CommitGate, snapshot, time_left, transaction
@@ -124,11 +124,15 @@ class SqliteStore:
         # trio thread nor in the way of the SQL of other runs.
         self._encoders = Encoders(self.path) if threaded else None
         self._recorded: dict[str, RecordedResults] = {}  # big results' text, by run
-        if self._thread is not None:
-            # SQLite checkpoints the log in whichever commit finds it over 4 MB: that
-            # could be a run's final commit at its deadline. Checkpoints run after the
-            # writes instead, on the store's thread, when enough has been written.
+        # SQLite checkpoints the log in whichever commit finds it over 4 MB: that could
+        # be a run's final commit at its deadline. Checkpoints run beside the writes
+        # instead, on a connection and a thread of their own (a checkpoint of 4 MB takes
+        # 20-50 ms, and a write of another connection need not wait for it).
+        self._checkpoints: SqlThread | None = None
+        self._checkpointer: sqlite3.Connection | None = None  # opened on that thread
+        if self._thread is not None and not read_only:
             self._connection.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints = SqlThread(f"sqlite-store checkpoints {self.path}")
         self._unchecked = 0  # bytes written since the last checkpoint
 
     def __repr__(self) -> str:
@@ -203,14 +207,20 @@ class SqliteStore:
     def _wrote(self, size: int) -> None:
         """Count ``size`` bytes written; past CHECKPOINT_BYTES, checkpoint after the writes."""
         self._unchecked += size
-        if self._thread is not None and self._unchecked > CHECKPOINT_BYTES:
+        if self._checkpoints is not None and self._unchecked > CHECKPOINT_BYTES:
             self._unchecked = 0
-            self._thread.submit(self._checkpoint)
+            self._checkpoints.submit(self._checkpoint)
 
     def _checkpoint(self, last: bool) -> bool:
-        # On the store's thread, between calls. PASSIVE: never waits for readers.
-        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # On the checkpoints' thread. PASSIVE: it never waits, for readers or writers.
+        if self._checkpointer is None:
+            self._checkpointer = second_connection(self.path)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return True
+
+    def _close_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
     async def _encode(
         self, value: Any, what: str, *, allow_nan: bool = False, budget: float = math.inf
@@ -502,6 +512,8 @@ class SqliteStore:
                 self._connection.close()
                 await trio.lowlevel.checkpoint()
                 return
+            if self._checkpoints is not None:
+                await self._checkpoints.aclose(self._close_checkpointer)
             # The last connection to close checkpoints the log: disk work, on the thread.
             await self._thread.aclose(self._connection.close)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -16,7 +17,7 @@ import pytest
 import trio
 
 from supervisors import StepRecord, StoreUnavailableError
-from supervisors.stores._sqlite_store import COMMIT_FLOOR, open_sqlite_store
+from supervisors.stores._sqlite_store import CHECKPOINT_BYTES, COMMIT_FLOOR, open_sqlite_store
 from tests.deadlines import GRACE
 
 # Real-time deadlines: the garbage of earlier tests is collected before, not during.
@@ -193,3 +194,24 @@ async def test_a_read_queued_behind_a_locked_write_ends_at_its_callers_deadline(
 async def _write_until(store: object, seconds: float) -> None:
     with trio.move_on_after(seconds), pytest.raises(StoreUnavailableError):
         await store.record_step("r1", record("plan"))  # type: ignore[attr-defined]
+
+
+async def test_commits_go_on_while_the_log_is_checkpointed(db: Path) -> None:
+    """A checkpoint runs on a connection and thread of its own: no commit waits for it."""
+    checkpointing = threading.Event()
+    async with open_sqlite_store(db) as store:
+        checkpoints = store._checkpoints
+        assert checkpoints is not None
+        # A checkpoint that takes its time (a real one of 4 MB takes tens of ms).
+        checkpoints.submit(lambda last: checkpointing.wait(10) or True)
+        await store.create_run("big", "wf", {"text": "x" * (CHECKPOINT_BYTES + 1)}, 30.0)
+        with trio.fail_after(5):  # bounded: a commit queued behind it would wait 10 s
+            await store.record_step("big", record("plan"))
+            await store.finish_run("big", outcome="success", response=RESPONSE)
+        checkpointing.set()
+        with trio.fail_after(5):  # the checkpoint the 4 MB called for runs after it
+            while store._checkpointer is None:  # noqa: ASYNC110 (a thread gives no event)
+                await trio.sleep(0.01)
+        stored = await store.load_run("big")
+    assert stored is not None
+    assert stored.status == "success"
