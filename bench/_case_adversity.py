@@ -231,9 +231,13 @@ def adversity_case(sizes: Sizes) -> CaseResult:
             "it came before). (a) 50 thread steps blocked for good first; (b) another "
             "connection takes the SQLite write lock as step 1 completes, so the run's "
             "commits wait until its deadline and its final commit is retried in the "
-            "background ('store_unavailable'); (c) the plan agent stops at the deadline "
-            "(check_deadline), its big step running off the trio thread.",
+            "background ('store_unavailable'); (c) the plan step runs off the trio thread "
+            "(a big message), with the cyclic collector held off; the plan agent forecasts "
+            "from its pace that 200,000 goals cannot be built by the deadline and gives up "
+            "at once, and the run answers at its deadline; the store's commits write only "
+            "what changed (the input sits in a table of its own).",
             "(d) 'thread' backend, same input: the plan agent's thread checks its deadline "
-            "in its loop; counted when it still ran 50 ms after the caller's answer.",
+            "in its loop (and gives up at once here, as in (c)); counted when it still ran "
+            "50 ms after the caller's answer.",
         ],
     )
