@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 
@@ -19,6 +19,10 @@ TELLS_PER_SCHEDULE_POINT = 64
 # Tells since the last one that yielded, across every reference: a task that tells in a
 # loop yields at least every TELLS_PER_SCHEDULE_POINT tells, whatever actors it tells.
 _unyielded_tells = 0
+
+
+def _abort_at_once(raise_cancel: Callable[[], NoReturn]) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.SUCCEEDED
 
 
 class ActorRef:
@@ -106,11 +110,16 @@ class ActorRef:
             None if current_runner.get() is None else chain_for_ask(mailbox),
         )
         # Mailbox.put's fast path and Request.wait, inlined: two coroutines fewer per ask.
-        await trio.lowlevel.checkpoint_if_cancelled()
+        task = trio.lowlevel.current_task()
+        if task._cancel_status.effectively_cancelled:
+            # Cancelled before it asked (a run whose deadline passed before this step; at a
+            # deadline burst, hundreds come this late): raise the cancellation at one
+            # schedule point, where checkpoint_if_cancelled takes two and a cancel scope.
+            await trio.lowlevel.wait_task_rescheduled(_abort_at_once)
         if not mailbox.try_put(request):
             await mailbox.put(request)
         if not request.answered:
-            request.waiter = trio.lowlevel.current_task()
+            request.waiter = task
             await trio.lowlevel.wait_task_rescheduled(request.cancel_waiter)
             if request.pending_cancel is not None:
                 request.pending_cancel()  # cancelled while its handler ran: it has unwound

@@ -166,6 +166,21 @@ async def test_tell_checks_for_cancellation_every_time() -> None:
     assert actor.seen == ["after"]
 
 
+async def test_ask_from_a_cancelled_caller_sends_nothing() -> None:
+    """An ask in an already cancelled scope raises Cancelled; nothing reaches the mailbox."""
+    actor = Recorder()
+    async with open_actor(actor) as ref:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            for i in range(3):
+                with pytest.raises(trio.Cancelled):
+                    await ref.ask(i)
+        assert await ref.ask("after") == ("got", "after")
+        stats = ref.statistics()
+        assert (stats.taken, stats.dropped) == (1, 0)
+    assert actor.seen == ["after"]
+
+
 async def test_stop_says_whether_it_stopped_the_actor() -> None:
     """ref.stop() returns True the first time, False once the actor is already stopped."""
     async with open_actor(Recorder()) as ref:
