@@ -51,9 +51,15 @@ def _big_project(goals: int) -> dict[str, Any]:
     return {"name": "Big", "goals": [f"Goal {i}" for i in range(goals)], "duration_weeks": 52}
 
 
+class _RoomyPlanAgent(ProjectPlanAgent):
+    """Room for any plan: the default limit would refuse 200,000 goals before any work."""
+
+    max_result_items = 10**9
+
+
 def _mira(store: Any = None, backend: Any = None) -> OrchestratorAgent:
     orchestrator = OrchestratorAgent(store=store)
-    for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
+    for agent in (_RoomyPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
         orchestrator.register_agent(agent, backend=backend)
     return orchestrator
 
@@ -232,10 +238,11 @@ def adversity_case(sizes: Sizes) -> CaseResult:
             "connection takes the SQLite write lock as step 1 completes, so the run's "
             "commits wait until its deadline and its final commit is retried in the "
             "background ('store_unavailable'); (c) the plan step runs off the trio thread "
-            "(a big message), with the cyclic collector held off; the plan agent forecasts "
-            "from its pace that 200,000 goals cannot be built by the deadline and gives up "
-            "at once, and the run answers at its deadline; the store's commits write only "
-            "what changed (the input sits in a table of its own).",
+            "(a big message), with the cyclic collector held off. The plan agent's result "
+            "limit is raised (the default one refuses a 200,000-goal plan before any "
+            "work); it forecasts from its pace that the plan cannot be built by the "
+            "deadline and gives up at once, and the run answers at its deadline; the "
+            "store's commits write only what changed (the input sits in a table of its own).",
             "(d) 'thread' backend, same input: the plan agent's thread checks its deadline "
             "in its loop (and gives up at once here, as in (c)); counted when it still ran "
             "50 ms after the caller's answer.",

@@ -17,6 +17,7 @@ TASK_ESTIMATED_HOURS = 8
 OBJECTS_PER_GOAL = 2 + TASKS_PER_MILESTONE
 
 
+PLAN_KEYS = ("name", "description", "duration_weeks", "milestones", "tasks", "created_by")
 FORECAST_EVERY = 1_024
 """Goals built between two forecasts of whether the plan can be done by its deadline."""
 FORECAST_MARGIN = 2.0
@@ -42,9 +43,10 @@ def _give_up_if_too_slow(done: int, total: int, elapsed: float) -> None:
 class ProjectPlanAgent(BaseAgent):
     """Generate project plans (one milestone per goal, three tasks each) and update them.
 
-    A big plan is built with the cyclic garbage collector held off (it makes no
-    reference cycles), and one that cannot be built by the step's deadline, as forecast
-    from its pace so far, is given up at once with ``DeadlineExceededError``.
+    A plan over the agent's ``max_result_items`` (four items a goal) is refused before
+    it is built. A big plan is built with the cyclic garbage collector held off (it
+    makes no reference cycles), and one that cannot be built by the step's deadline, as
+    forecast from its pace so far, is given up at once with ``DeadlineExceededError``.
 
     Usage::
 
@@ -78,6 +80,16 @@ class ProjectPlanAgent(BaseAgent):
         duration_weeks = require_weeks(
             data.get("duration_weeks", 12), "generate_plan duration_weeks"
         )
+
+        # The size check a result gets (BaseAgent.max_result_items), made before building
+        # a plan that would only be thrown away, and on the trio thread at that.
+        items = len(PLAN_KEYS) + (1 + TASKS_PER_MILESTONE) * len(goals)
+        if items > self.max_result_items:
+            msg = (
+                f"result too large: about {items} items, over this agent's limit of "
+                f"{self.max_result_items} (BaseAgent.max_result_items)"
+            )
+            raise ValueError(msg)
 
         milestones: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []

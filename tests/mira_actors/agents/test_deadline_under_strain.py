@@ -46,10 +46,16 @@ def big_project(goals: int) -> dict[str, Any]:
     return {"name": "Big", "goals": [f"Goal {i}" for i in range(goals)], "duration_weeks": 52}
 
 
+class RoomyPlanAgent(ProjectPlanAgent):
+    """The plan agent with room for any plan: a big input runs into its deadline instead."""
+
+    max_result_items = 10**9
+
+
 def mira_orchestrator(store: Any = None, backend: Any = None) -> OrchestratorAgent:
-    """An orchestrator with the three built-in agents (inline unless ``backend`` says)."""
+    """The three built-in agents (inline unless ``backend`` says), the plan agent roomy."""
     orchestrator = OrchestratorAgent(store=store)
-    for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
+    for agent in (RoomyPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
         orchestrator.register_agent(agent, backend=backend)
     return orchestrator
 
@@ -248,14 +254,28 @@ def test_the_cli_refuses_an_input_over_its_limit() -> None:
 
 
 def test_the_cli_answers_a_200000_goal_input_by_its_deadline(tmp_path: Path) -> None:
-    """A 200,000-goal file times out at its deadline with a small response, not megabytes."""
+    """A 200,000-goal file is refused (its plan is over the result limit), not megabytes."""
     big = tmp_path / "big.json"
     big.write_text(json.dumps(workflow("project_initialization", big_project(200_000))))
     result = run_cli("run", str(big), "--timeout", "0.5")
-    assert result.returncode == 3
+    assert result.returncode == 1
     response = json.loads(result.stdout)
-    assert response["status"] == "timeout"
+    assert response["status"] == "error"
+    assert "result too large: about 800006 items" in response["error"]
     assert len(result.stdout) < 10_000
+
+
+async def test_a_plan_over_the_result_limit_is_refused_before_it_is_built() -> None:
+    """The default plan agent answers 200,000 goals with 'result too large' at once."""
+    orchestrator = OrchestratorAgent()
+    for agent in (ProjectPlanAgent(), RiskAssessmentAgent(), StatusReporterAgent()):
+        orchestrator.register_agent(agent)
+    message = workflow("project_initialization", big_project(200_000))
+    began = time.monotonic()
+    response = await orchestrator.process_async(message, timeout=30)
+    assert time.monotonic() - began < 5  # bounded: nothing is built, nothing waits
+    assert response["status"] == "error"
+    assert "result too large: about 800006 items" in response["error"]
 
 
 async def test_a_resume_on_a_locked_store_answers_by_its_deadline(

@@ -256,8 +256,22 @@ async def test_handle_generates_a_plan() -> None:
 def test_a_plan_that_cannot_be_built_in_time_is_given_up_at_once() -> None:
     """200,000 goals in 50 ms: the agent stops at its first forecast, not at the deadline."""
     goals = [f"Goal {i}" for i in range(200_000)]
+    agent = ProjectPlanAgent()
+    agent.max_result_items = 10**9  # room for it: the deadline is what stops it
     with (
         wall_clock_deadline(time.time() + 0.05),
         pytest.raises(DeadlineExceededError, match="cannot be built by the step's deadline"),
     ):
-        ProjectPlanAgent().generate_plan({"goals": goals})
+        agent.generate_plan({"goals": goals})
+
+
+def test_a_plan_over_the_result_limit_is_refused_before_it_is_built() -> None:
+    """Four items a goal: 25,000 goals fit the default 100,000 items, 25,001 do not."""
+    agent = ProjectPlanAgent()
+    fits = agent.respond({"type": "generate_plan", "data": {"goals": ["g"] * 24_998}})
+    assert fits["status"] == "success"
+    refused = agent.respond({"type": "generate_plan", "data": {"goals": ["g"] * 24_999}})
+    assert refused["error"] == (
+        "result too large: about 100002 items, over this agent's limit of 100000 "
+        "(BaseAgent.max_result_items)"
+    )
