@@ -214,7 +214,11 @@ class WorkflowRun:
                     )
                 )
         began = now if self._asked_at is None else self._asked_at
-        self._scope.deadline = began + timeout  # the scope keeps a cancel asked for already
+        # A new scope (setting a deadline on one costs more than making one), cancelled
+        # if a cancel was asked for already.
+        self._scope = trio.CancelScope(deadline=began + timeout)
+        if self._cancel_requested:
+            self._scope.cancel()
         steps = StepRunner(
             workflow_type=self.workflow.name,
             workflow_id=self.workflow_id,
