@@ -38,7 +38,7 @@ def instrumented(kind: str) -> Iterator[None]:
         if kind == "api":
             set_instrumentation(OpenTelemetry())  # the global providers, which record nothing
         else:
-            tracer_provider, meter_provider = _sdk()
+            tracer_provider, meter_provider = sdk_providers()
             if kind == "floor":
                 from ._otel_floor import SdkFloor
 
@@ -60,7 +60,8 @@ def instrumented(kind: str) -> Iterator[None]:
             shutdown()
 
 
-def _sdk() -> tuple[Any, Any]:
+def sdk_providers() -> tuple[Any, Any]:
+    """The tracer and meter providers of the SDK variant: batch spans dropped, metrics kept."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
