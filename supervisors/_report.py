@@ -89,6 +89,13 @@ class RunReport:
         """
         if self.stored_response is not None:
             return copy.deepcopy(self.stored_response)
+        if self.outcome == Status.SUCCESS:
+            # Every step that finished, an optional step that failed among them.
+            return {
+                "workflow_id": self.workflow_id,
+                "workflow_type": self.workflow_type,
+                "steps": [r.as_step() for r in self.records if r.finished],
+            }
         completed = [r.as_step() for r in self.records if r.completed]
         if self.outcome in (Status.TIMEOUT, Status.CANCELLED):
             names = self.completed_steps
@@ -104,13 +111,6 @@ class RunReport:
                     "timeout_seconds": self.timeout,
                     "timed_out_steps": self.timed_out_steps,
                 },
-            }
-        if self.outcome == Status.SUCCESS:
-            # Every step that finished, an optional step that failed among them.
-            return {
-                "workflow_id": self.workflow_id,
-                "workflow_type": self.workflow_type,
-                "steps": [r.as_step() for r in self.records if r.finished],
             }
         # The steps completed before the error; the step that failed stands apart.
         response: dict[str, Any] = {
