@@ -385,6 +385,10 @@ class WorkflowRun:
         if self._writes is not None:
             record, waits = await self._writes.step(record)
             self._check_lease(self._writes)
+            if waits and trio.current_effective_deadline() <= trio.current_time():
+                # Out of time (the run's or its caller's), not a store failure: the
+                # deadline's cancellation cuts the step short, as if it had come mid-ask.
+                await trio.lowlevel.checkpoint()
             if waits:  # not committed in time: it goes with the outcome's commit
                 self.cut.append(record)
         self._note(record)
