@@ -201,15 +201,7 @@ class WorkflowSupervisor:
                 )
             )
         except StoreUnavailableError as exc:
-            return self._reported(
-                error_report(
-                    workflow_id,
-                    workflow.name,
-                    options.timeout,
-                    str(exc),
-                    ErrorType.STORE_UNAVAILABLE,
-                )
-            )
+            return self._unavailable(workflow_id, workflow, options, exc)
         try:
             report = await self._go(workflow, data, workflow_id, options, prior, asked_at=asked_at)
         except BaseException:
@@ -275,15 +267,7 @@ class WorkflowSupervisor:
         except StoreUnavailableError as exc:
             # Locked all the resume's time: an answer by its deadline, as for a new run.
             self._live.discard(workflow_id)
-            return self._reported(
-                error_report(
-                    workflow_id,
-                    workflow.name,
-                    options.timeout,
-                    str(exc),
-                    ErrorType.STORE_UNAVAILABLE,
-                )
-            )
+            return self._unavailable(workflow_id, workflow, options, exc)
         except BaseException:
             self._live.discard(workflow_id)
             raise
@@ -364,6 +348,20 @@ class WorkflowSupervisor:
 
     async def _run_requested(self, workflow_type: str, data: Any, timeout: float) -> RunReport:
         return await self.run(workflow_type, data, timeout=timeout)
+
+    def _unavailable(
+        self,
+        workflow_id: str,
+        workflow: Workflow,
+        options: RunOptions,
+        exc: StoreUnavailableError,
+    ) -> RunReport:
+        """The report of a run the store could not take in time: an 'error' that says so."""
+        return self._reported(
+            error_report(
+                workflow_id, workflow.name, options.timeout, str(exc), ErrorType.STORE_UNAVAILABLE
+            )
+        )
 
     def _reported(self, report: RunReport) -> RunReport:
         if self._on_report is not None:
