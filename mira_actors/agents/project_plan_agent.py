@@ -7,14 +7,12 @@ from typing import Any
 
 from mira_actors import DeadlineExceededError, check_deadline, time_left
 
-from ._collector import collection_paused, free_in_slices
+from ._collector import free_in_slices
 from ._validation import require_dict, require_list, require_str, require_weeks
 from .base_agent import BaseAgent
 
 TASKS_PER_MILESTONE = 3
 TASK_ESTIMATED_HOURS = 8
-# A milestone, its deliverables and its tasks: the objects a goal adds to the plan.
-OBJECTS_PER_GOAL = 2 + TASKS_PER_MILESTONE
 
 
 PLAN_KEYS = ("name", "description", "duration_weeks", "milestones", "tasks", "created_by")
@@ -44,9 +42,8 @@ class ProjectPlanAgent(BaseAgent):
     """Generate project plans (one milestone per goal, three tasks each) and update them.
 
     A plan over the agent's ``max_result_items`` (four items a goal) is refused before
-    it is built. A big plan is built with the cyclic garbage collector held off (it
-    makes no reference cycles), and one that cannot be built by the step's deadline, as
-    forecast from its pace so far, is given up at once with ``DeadlineExceededError``.
+    it is built. A plan that cannot be built by the step's deadline, as forecast from
+    its pace so far, is given up at once with ``DeadlineExceededError``.
 
     Usage::
 
@@ -93,18 +90,14 @@ class ProjectPlanAgent(BaseAgent):
 
         milestones: list[dict[str, Any]] = []
         tasks: list[dict[str, Any]] = []
-        # A big plan is a heap of new objects: the cyclic collector's full passes over
-        # them would hold the GIL for tens of milliseconds, maybe at the deadline.
-        with collection_paused(len(goals) * OBJECTS_PER_GOAL):
-            try:
-                self._build(goals, duration_weeks, milestones, tasks)
-            except BaseException:  # its deadline, or a bad goal
-                # The partial plan is freed here and now, with the collector still held
-                # off and the GIL handed over between slices, not wherever (and in one
-                # go) the traceback is dropped.
-                free_in_slices(tasks)
-                free_in_slices(milestones)
-                raise
+        try:
+            self._build(goals, duration_weeks, milestones, tasks)
+        except BaseException:  # its deadline, or a bad goal
+            # The partial plan is freed here and now, the GIL handed over between slices,
+            # not wherever (and in one go) the traceback is dropped.
+            free_in_slices(tasks)
+            free_in_slices(milestones)
+            raise
         return {
             "name": name,
             "description": description,
