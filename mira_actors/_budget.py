@@ -8,6 +8,7 @@ import time
 
 import trio
 
+from ._deadlines import current_deadline
 from ._exceptions import MiraError
 
 # Off the trio thread there is no cancel scope to ask, so the deadline travels as a value:
@@ -24,7 +25,7 @@ def time_left() -> float:
     with the step, under :func:`wall_clock_deadline`. Never below zero.
     """
     try:
-        deadline = trio.current_effective_deadline()
+        deadline = current_deadline()
     except RuntimeError:  # not in a trio task: a worker running a step, or plain code
         return max(0.0, _wall_clock_deadline.get() - time.time())
     return max(0.0, deadline - trio.current_time())
@@ -65,11 +66,24 @@ def check_deadline() -> None:
             raise DeadlineExceededError
         return
     try:
-        deadline = trio.current_effective_deadline()
+        deadline = current_deadline()
     except RuntimeError:  # plain code outside trio, with no deadline
         return
     if deadline != math.inf and trio.current_time() >= deadline:
         raise DeadlineExceededError
+
+
+def set_wall_clock_deadline(deadline: float) -> contextvars.Token[float]:
+    """Set the wall-clock deadline (a float, not NaN); undo with :func:`reset_wall_clock_deadline`.
+
+    :class:`wall_clock_deadline` without its argument checks, for the agents' hot path.
+    """
+    return _wall_clock_deadline.set(deadline)
+
+
+def reset_wall_clock_deadline(token: contextvars.Token[float]) -> None:
+    """Undo :func:`set_wall_clock_deadline`."""
+    _wall_clock_deadline.reset(token)
 
 
 class wall_clock_deadline:

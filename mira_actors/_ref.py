@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import trio
 
+from ._deadlines import effective_deadline
 from ._mailbox import Mailbox, MailboxStatistics
 from ._request import Request
 from ._serving import chain_for_ask, current_runner
@@ -103,14 +104,14 @@ class ActorRef:
         if hooks is not None and hooks.recording:
             return await self._ask_instrumented(hooks, message, headers)
         mailbox = self._mailbox
+        task = trio.lowlevel.current_task()
         request = Request(
             message,
-            trio.current_effective_deadline(),
+            effective_deadline(task),
             None if headers is None else MappingProxyType(dict(headers)),
             None if current_runner.get() is None else chain_for_ask(mailbox),
         )
         # Mailbox.put's fast path and Request.wait, inlined: two coroutines fewer per ask.
-        task = trio.lowlevel.current_task()
         if task._cancel_status.effectively_cancelled:
             # Cancelled before it asked (a run whose deadline passed before this step; at a
             # deadline burst, hundreds come this late): raise the cancellation at one
@@ -135,7 +136,7 @@ class ActorRef:
             headers = trace.headers  # with the trace context, for the handler and its workers
         request = Request(
             message,
-            trio.current_effective_deadline(),
+            effective_deadline(trio.lowlevel.current_task()),
             None if headers is None else MappingProxyType(dict(headers)),
             chain,
         )

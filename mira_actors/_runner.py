@@ -12,6 +12,7 @@ from typing import Any
 import trio
 
 from ._actor import Actor
+from ._deadlines import set_deadline
 from ._exceptions import ActorCrashedError, ActorStoppedError
 from ._headers import reset_headers, set_headers
 from ._logs import actor_logger, describe_error, short_text
@@ -166,10 +167,10 @@ async def _serve_request(
     task: trio.lowlevel.Task,
     threshold: float,
 ) -> None:
-    bounded = request.deadline != math.inf
+    bounded = request.deadline != _INF
     request.scope = scope
     if bounded:
-        scope.deadline = request.deadline
+        set_deadline(scope, request.deadline)
     token = None if request.headers is None else set_headers(request.headers)
     chain = request.chain
     if chain is not None:
@@ -210,7 +211,7 @@ async def _serve_request(
             reset_headers(token)
         request.scope = None
         if bounded:
-            scope.deadline = math.inf
+            set_deadline(scope, _INF)
 
 
 def _warn_blocking(name: str, held: float, threshold: float) -> None:

@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 
 import trio
 
-from mira_actors import Actor, DeadlineExceededError, safe_str, time_left, wall_clock_deadline
+from mira_actors import Actor, DeadlineExceededError, safe_str, time_left
+from mira_actors._budget import reset_wall_clock_deadline, set_wall_clock_deadline
+from mira_actors._deadlines import current_deadline
 
 from ._backend import Backend, resolve_backend
 from ._local_backends import InlineBackend
@@ -22,6 +24,8 @@ from ._payload import (
 )
 from ._response import Response as Response
 from ._step import StepContext
+
+_INLINE = resolve_backend("inline")
 
 
 class BaseAgent(Actor):
@@ -83,28 +87,31 @@ class BaseAgent(Actor):
         returned after its deadline) ends as the deadline's cancellation, never as an
         answer that came too late.
         """
-        backend = resolve_backend(self.backend)
+        backend = _INLINE if self.backend == "inline" else resolve_backend(self.backend)
+        inline = type(backend) is InlineBackend
         items = message_items(message)
         if items > self.max_message_items:
             return self.error_response(
                 f"message too large: about {items} items in its data, over this agent's "
                 f"limit of {self.max_message_items} (BaseAgent.max_message_items)"
             )
-        if items > self.inline_max_items and type(backend) is InlineBackend:
+        if items > self.inline_max_items and inline:
             # A big step would hold the trio thread: run it off the loop, where its
             # deadline still stops it (the built-in agents call check_deadline()).
-            backend = resolve_backend("thread")
+            backend, inline = resolve_backend("thread"), False
         try:
-            if type(backend) is InlineBackend:
+            if inline:
                 # The hot path: the actor loop drops a request whose deadline has passed,
                 # and here the cancel scopes already are the budget.
-                deadline = trio.current_effective_deadline()
+                deadline = current_deadline()
                 if deadline == math.inf:
                     return self._bounded(self.respond(message))
                 # As a wall-clock deadline, check_deadline() reads it with one clock read.
-                now = trio.current_time()
-                with wall_clock_deadline(time.time() + (deadline - now)):
+                token = set_wall_clock_deadline(time.time() + (deadline - trio.current_time()))
+                try:
                     response = self.respond(message)
+                finally:
+                    reset_wall_clock_deadline(token)
                 if trio.current_time() >= deadline:  # it held the loop past its deadline
                     await trio.lowlevel.checkpoint()  # where the deadline's cancel lands
                 return self._bounded(response)
