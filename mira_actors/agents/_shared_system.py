@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import trio
 
-from supervisors import WorkflowSupervisor
+from supervisors import RunOptions, RunReport, WorkflowSupervisor
 
 OpenSystem = Callable[[], AbstractAsyncContextManager[WorkflowSupervisor]]
 
@@ -80,6 +81,51 @@ class SharedSystem:
             Exception: what ended the system (for example a RestartIntensityError),
                 to every call that was using it.
         """
+        host = self._join()
+        call = trio.CancelScope()
+        host.calls.add(call)
+        try:
+            with call:
+                if not host.ready.is_set():
+                    await host.ready.wait()
+                if host.error is None:
+                    assert host.system is not None
+                    yield host.system
+            if host.error is not None:
+                raise host.error
+        finally:
+            host.calls.discard(call)
+            await self._leave(host)
+
+    async def run(self, workflow_type: str, data: Any, *, options: RunOptions) -> RunReport:
+        """Run a workflow on the shared system: ``use()`` around ``system.run()``.
+
+        Written out for the calls' hot path: ``use()`` is an async generator, and trio's
+        hooks track every one of those in a weak set (about 3% of a run's cost).
+
+        Raises:
+            RuntimeError: another trio run (another thread) is using this system.
+            Exception: what ended the system, as for ``use()``.
+        """
+        host = self._join()
+        call = trio.CancelScope()
+        host.calls.add(call)
+        try:
+            with call:
+                if not host.ready.is_set():  # open already: no schedule point for nothing
+                    await host.ready.wait()
+                if host.error is None:
+                    assert host.system is not None
+                    return await host.system.run(workflow_type, data, options=options)
+            # Only the system's end cancels a call (and it sets the error first).
+            assert host.error is not None
+            raise host.error
+        finally:
+            host.calls.discard(call)
+            await self._leave(host)
+
+    def _join(self) -> _Host:
+        """Count a call in as a user of the open system, opening one if none is."""
         host = self._host
         here = trio.lowlevel.current_trio_token()
         if host is not None and not host.closed.is_set() and host.token is not here:
@@ -90,22 +136,14 @@ class SharedSystem:
             host = self._host = _Host(self._open)
             trio.lowlevel.spawn_system_task(host.serve, after, name="shared agent system")
         host.users += 1
-        call = trio.CancelScope()
-        host.calls.add(call)
-        try:
-            with call:
-                await host.ready.wait()
-                if host.error is None:
-                    assert host.system is not None
-                    yield host.system
-            if host.error is not None:
-                raise host.error
-        finally:
-            host.calls.discard(call)
-            host.users -= 1
-            if host.users == 0:
-                host.leave.set()
-                with trio.CancelScope(shield=True):
-                    await host.closed.wait()  # no task outlives the last call
-                if self._host is host:
-                    self._host = None
+        return host
+
+    async def _leave(self, host: _Host) -> None:
+        """Count a call out; the last one closes the system and waits until it has."""
+        host.users -= 1
+        if host.users == 0:
+            host.leave.set()
+            with trio.CancelScope(shield=True):
+                await host.closed.wait()  # no task outlives the last call
+            if self._host is host:
+                self._host = None

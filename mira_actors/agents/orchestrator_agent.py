@@ -348,8 +348,7 @@ class OrchestratorAgent(BaseAgent):
         if self._system is not None:  # inside running(): no context to enter per call
             report = await self._system.run(workflow_type, workflow_data, options=options)
         else:
-            async with self._shared.use() as system:
-                report = await system.run(workflow_type, workflow_data, options=options)
+            report = await self._shared.run(workflow_type, workflow_data, options=options)
         return report.response()
 
     async def resume(
