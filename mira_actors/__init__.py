@@ -9,6 +9,7 @@ from ._budget import DeadlineExceededError as DeadlineExceededError
 from ._budget import check_deadline as check_deadline
 from ._budget import time_left as time_left
 from ._budget import wall_clock_deadline as wall_clock_deadline
+from ._deadlines import current_deadline as current_deadline
 from ._exceptions import ActorCrashedError as ActorCrashedError
 from ._exceptions import ActorStoppedError as ActorStoppedError
 from ._exceptions import AskCycleError as AskCycleError
@@ -41,6 +42,7 @@ __all__ = [
     "MailboxStatistics",
     "MiraError",
     "check_deadline",
+    "current_deadline",
     "exception_text",
     "open_actor",
     "request_headers",

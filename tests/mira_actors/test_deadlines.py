@@ -11,6 +11,7 @@ import outcome
 import trio
 import trio.testing
 
+import mira_actors
 from mira_actors._deadlines import current_deadline, effective_deadline, set_deadline
 
 
@@ -149,3 +150,10 @@ def test_set_deadline_in_a_guest_run() -> None:
     while not done:
         calls.get()()
     assert done[0].unwrap() == 3
+
+
+async def test_current_deadline_is_public(autojump_clock: trio.abc.Clock) -> None:
+    """mira_actors.current_deadline() is the effective deadline, as trio reads it."""
+    with trio.move_on_after(5):
+        await trio.lowlevel.checkpoint()
+        assert mira_actors.current_deadline() == trio.current_effective_deadline() == 5
