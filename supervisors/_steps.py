@@ -161,9 +161,13 @@ class StepRunner:
                     return StepOutcome(done, f"Step {step.name!r} failed: {done.error}")
                 if self._history is not None:
                     self._history.observe(key, outcome.seconds)
-                self._emitter.emit(
-                    StepCompleted, step=step.name, attempts=tally.attempt, seconds=outcome.seconds
-                )
+                if self._emitter.listening:  # the event is made only for someone who listens
+                    self._emitter.emit(
+                        StepCompleted,
+                        step=step.name,
+                        attempts=tally.attempt,
+                        seconds=outcome.seconds,
+                    )
                 return StepOutcome(done)
             failed = tally.record(
                 outcome.status,

@@ -236,10 +236,10 @@ class MemoryStore:
     ) -> None:
         """Append a step record; see :meth:`~supervisors.LedgerStore.record_step`."""
         run = self._held(workflow_id, owner)
-        what = f"the result of step {record.step!r}"
         if looks_small(record.result):
             result = encode_result(record)
         else:  # encoded off the trio thread, within the time left; the run may change
+            what = f"the result of step {record.step!r}"
             result = await self._encoders.encode(record.result, what)
             run = self._held(workflow_id, owner)
         run.append(record, result)

@@ -63,6 +63,7 @@ def test_json_has_the_documented_shape(tiny_run: RunResult) -> None:
         "ask.ratio.pykka",
         "workflow.ratio.threadpool",
         "workflow.ratio.direct",
+        "workflow.ratio.floor_raw_actors",
         "lateness.one.target",
         "lateness.burst.ratio.raw",
         "work_after.burst.ours",
