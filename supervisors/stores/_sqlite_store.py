@@ -22,7 +22,6 @@ from ._protocol import (
     LEASE_TIME,
     RUNNING,
     Clock,
-    LeaseLostError,
     StoredRun,
     StoreUnavailableError,
     check_lease_time,
@@ -33,23 +32,16 @@ from ._protocol import (
 )
 from ._response_text import RecordedResults, fill_in, response_skeleton
 from ._run_pages import RunCursor, RunPage, check_page
-from ._sql_thread import SqlThread
-from ._sqlite_file import BUSY_TIMEOUT, Synchronous, connect, second_connection
+from ._sqlite_file import Synchronous
 from ._sqlite_pages import read_page
 from ._sqlite_rows import read_run, read_runs
-from ._sqlite_tx import CommitGate, snapshot, time_left, transaction
+from ._sqlite_tx import snapshot
+from ._sqlite_writer import COMMIT_FLOOR, SqliteConnection
 
 T = TypeVar("T")
 
 logger = logging.getLogger("supervisors.store")
 
-# The least time a write gets, even past its deadline: the final commit of a run that
-# timed out comes after its deadline, and must have a moment to land.
-COMMIT_FLOOR = 0.025
-# How much is written before the log is checkpointed (SQLite's own default: 1000 pages).
-CHECKPOINT_BYTES = 4_000_000
-# How long each background try of a commit that missed its deadline waits for the lock.
-RETRY_BUSY_TIMEOUT = 0.1
 # A step result whose JSON is longer is kept (as text, until its run ends) to go into the
 # run's response as it is, not encoded again at the final commit.
 KEEP_ENCODED_CHARS = 100_000
@@ -116,24 +108,14 @@ class SqliteStore:
         self._clock = clock
         self._threaded = threaded
         self._closed = False
-        self._connection = connect(self.path, synchronous=synchronous, read_only=read_only)
-        self._connection.text_factory = _decode_text
-        self._busy_timeout = BUSY_TIMEOUT
-        self._thread = SqlThread(f"sqlite-store {self.path}") if threaded else None
+        self._db = SqliteConnection(
+            self.path, synchronous=synchronous, threaded=threaded, read_only=read_only
+        )
+        self._thread = self._db.thread
         # Big values are encoded in a worker thread, a piece at a time, neither on the
         # trio thread nor in the way of the SQL of other runs.
         self._encoders = Encoders(self.path) if threaded else None
         self._recorded: dict[str, RecordedResults] = {}  # big results' text, by run
-        # SQLite checkpoints the log in whichever commit finds it over 4 MB: that could
-        # be a run's final commit at its deadline. Checkpoints run beside the writes
-        # instead, on a connection and a thread of their own (a checkpoint of 4 MB takes
-        # 20-50 ms, and a write of another connection need not wait for it).
-        self._checkpoints: SqlThread | None = None
-        self._checkpointer: sqlite3.Connection | None = None  # opened on that thread
-        if self._thread is not None and not read_only:
-            self._connection.execute("PRAGMA wal_autocheckpoint = 0")
-            self._checkpoints = SqlThread(f"sqlite-store checkpoints {self.path}")
-        self._unchecked = 0  # bytes written since the last checkpoint
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -144,83 +126,16 @@ class SqliteStore:
             raise RuntimeError(msg)
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf) -> T:
-        """Run ``fn`` on the connection on the store's thread, waiting for locks at most
-        ``budget`` seconds (and the caller's deadline).
-
-        Raises:
-            StoreUnavailableError: another connection held the lock all that time.
-        """
+        """Run ``fn`` on the connection (see :meth:`SqliteConnection.call`)."""
         self._check_open()
-        budget = min(budget, time_left())
-        job = partial(self._locked_call, fn, min(budget, BUSY_TIMEOUT))
-        if self._thread is None:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            result = job()
-            await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
-            return result
-        return await self._thread.run(job)
-
-    def _locked_call(self, fn: Callable[[sqlite3.Connection], T], busy_timeout: float) -> T:
-        # On the store's thread: the connection's busy timeout is the caller's time left.
-        if busy_timeout != self._busy_timeout:
-            self._connection.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
-            self._busy_timeout = busy_timeout
-        try:
-            return fn(self._connection)
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise
-            raise StoreUnavailableError(self.path, busy_timeout) from exc
+        return await self._db.call(fn, budget=budget)
 
     async def _write(
         self, fn: Callable[[sqlite3.Connection], T], *, budget: float = math.inf, size: int = 0
     ) -> T:
-        """Run ``fn`` in one transaction, within the time left (at least COMMIT_FLOOR).
-
-        The caller's cancellation does not interrupt it; its deadline bounds it.
-
-        Raises:
-            StoreUnavailableError: it could not commit in that time; nothing was written
-                (the waiter gives up on a write only before its COMMIT; one under way by
-                then is waited for: a commit takes milliseconds).
-        """
+        """Run ``fn`` in one transaction (see :meth:`SqliteConnection.write`)."""
         self._check_open()
-        budget = max(min(budget, time_left()), COMMIT_FLOOR)
-        gate = CommitGate()
-        busy = min(budget, BUSY_TIMEOUT)
-        job = partial(self._locked_call, partial(transaction, fn, gate), busy)
-        if self._thread is None:
-            result = job()
-            await trio.lowlevel.cancel_shielded_checkpoint()  # a checkpoint, as the thread is
-            return result
-        call = self._thread.start(job)
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + budget) as scope:
-            result = await self._thread.result(call)
-        if scope.cancelled_caught:
-            if gate.abandon():  # it never reached its COMMIT, and now never will
-                raise StoreUnavailableError(self.path, budget)
-            with trio.CancelScope(shield=True):  # its COMMIT is under way: it lands in moments
-                result = await self._thread.result(call)
-        self._wrote(size)
-        return result
-
-    def _wrote(self, size: int) -> None:
-        """Count ``size`` bytes written; past CHECKPOINT_BYTES, checkpoint after the writes."""
-        self._unchecked += size
-        if self._checkpoints is not None and self._unchecked > CHECKPOINT_BYTES:
-            self._unchecked = 0
-            self._checkpoints.submit(self._checkpoint)
-
-    def _checkpoint(self, last: bool) -> bool:
-        # On the checkpoints' thread. PASSIVE: it never waits, for readers or writers.
-        if self._checkpointer is None:
-            self._checkpointer = second_connection(self.path)
-        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        return True
-
-    def _close_checkpointer(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.close()
+        return await self._db.write(fn, budget=budget, size=size)
 
     async def _encode(
         self, value: Any, what: str, *, allow_nan: bool = False, budget: float = math.inf
@@ -360,7 +275,7 @@ class SqliteStore:
             def prepare() -> Callable[[sqlite3.Connection], None]:
                 return partial(finish, *encode(stopped=_never))
 
-            self._thread.submit(partial(self._retry_finish, workflow_id, prepare))
+            self._thread.submit(partial(self._db.retry_final_commit, workflow_id, prepare))
             raise
         try:
             await self._write(
@@ -369,51 +284,10 @@ class SqliteStore:
         except StoreUnavailableError:
             if self._thread is not None:
                 ready = partial(finish, encoded, text)
-                self._thread.submit(partial(self._retry_finish, workflow_id, lambda: ready))
-            raise
-
-    def _retry_finish(
-        self,
-        workflow_id: str,
-        prepare: Callable[[], Callable[[sqlite3.Connection], None]],
-        last: bool,
-    ) -> bool:
-        """Try a run's final commit again, on the store's thread; return whether it landed.
-
-        ``prepare()`` makes the commit (encoding what was not encoded in time), outside
-        any transaction.
-        """
-        finish = prepare()
-
-        def finish_once(connection: sqlite3.Connection) -> None:
-            # The try that missed its deadline may have landed after all: never twice.
-            row = connection.execute(
-                "SELECT status FROM runs WHERE workflow_id = ?", (workflow_id,)
-            ).fetchone()
-            if row is not None and row[0] == RUNNING:
-                finish(connection)
-
-        try:
-            self._locked_call(partial(transaction, finish_once, CommitGate()), RETRY_BUSY_TIMEOUT)
-        except LeaseLostError:
-            logger.warning(
-                "a run's outcome was not committed: another orchestrator took the run",
-                extra={"error_type": "lease_lost", "workflow_id": workflow_id},
-            )
-            return True  # nothing left to try
-        except StoreUnavailableError:
-            if last:
-                logger.warning(
-                    "the store closed before a run's outcome could be committed; "
-                    "it stays 'running' and can be resumed",
-                    extra={"event_type": "commit_abandoned", "workflow_id": workflow_id},
+                self._thread.submit(
+                    partial(self._db.retry_final_commit, workflow_id, lambda: ready)
                 )
-            return False
-        logger.info(
-            "a run's outcome was committed in the background",
-            extra={"event_type": "commit_retried", "workflow_id": workflow_id},
-        )
-        return True
+            raise
 
     async def load_run(self, workflow_id: str) -> StoredRun | None:
         """Return the run, or None; see :meth:`~supervisors.LedgerStore.load_run`."""
@@ -507,15 +381,8 @@ class SqliteStore:
             await trio.lowlevel.checkpoint()
             return
         self._closed = True
-        with trio.CancelScope(shield=True):
-            if self._thread is None:
-                self._connection.close()
-                await trio.lowlevel.checkpoint()
-                return
-            if self._checkpoints is not None:
-                await self._checkpoints.aclose(self._close_checkpointer)
-            # The last connection to close checkpoints the log: disk work, on the thread.
-            await self._thread.aclose(self._connection.close)
+        # A commit still being retried gets its last try as the store's thread closes.
+        await self._db.aclose()
 
 
 @asynccontextmanager
@@ -553,25 +420,6 @@ async def open_sqlite_store(
         yield store
     finally:
         await store.aclose()
-
-
-class _Undecodable:
-    """Stands for stored text that is not UTF-8, so the row's check rejects it."""
-
-    def __repr__(self) -> str:
-        return "<undecodable text>"
-
-
-UNDECODABLE = _Undecodable()
-
-
-def _decode_text(raw: bytes) -> str | _Undecodable:
-    # sqlite3 would raise from the cursor for the whole query; one damaged value must
-    # cost only its own row.
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return UNDECODABLE
 
 
 def _never() -> bool:

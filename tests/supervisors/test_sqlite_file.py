@@ -30,12 +30,12 @@ def ours(path: Path) -> None:
     """Create a ledger store at ``path`` with one run in it."""
     store = SqliteStore(path, threaded=False)
     try:
-        store._connection.execute(
+        store._db.connection.execute(
             "INSERT INTO runs (workflow_id, workflow_type, data, timeout, status, created_at,"
             " updated_at) VALUES ('r1', 'w', '{}', 1.0, 'running', 0, 0)"
         )
     finally:
-        store._connection.close()
+        store._db.connection.close()
 
 
 def foreign(path: Path) -> None:

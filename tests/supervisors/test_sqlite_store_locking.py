@@ -17,7 +17,8 @@ import pytest
 import trio
 
 from supervisors import StepRecord, StoreUnavailableError
-from supervisors.stores._sqlite_store import CHECKPOINT_BYTES, COMMIT_FLOOR, open_sqlite_store
+from supervisors.stores._sqlite_store import open_sqlite_store
+from supervisors.stores._sqlite_writer import CHECKPOINT_BYTES, COMMIT_FLOOR
 from tests.deadlines import GRACE
 
 # Real-time deadlines: the garbage of earlier tests is collected before, not during.
@@ -200,7 +201,7 @@ async def test_commits_go_on_while_the_log_is_checkpointed(db: Path) -> None:
     """A checkpoint runs on a connection and thread of its own: no commit waits for it."""
     checkpointing = threading.Event()
     async with open_sqlite_store(db) as store:
-        checkpoints = store._checkpoints
+        checkpoints = store._db.checkpoints
         assert checkpoints is not None
         # A checkpoint that takes its time (a real one of 4 MB takes tens of ms).
         checkpoints.submit(lambda last: checkpointing.wait(10) or True)
@@ -210,7 +211,7 @@ async def test_commits_go_on_while_the_log_is_checkpointed(db: Path) -> None:
             await store.finish_run("big", outcome="success", response=RESPONSE)
         checkpointing.set()
         with trio.fail_after(5):  # the checkpoint the 4 MB called for runs after it
-            while store._checkpointer is None:  # noqa: ASYNC110 (a thread gives no event)
+            while store._db.checkpointer is None:  # noqa: ASYNC110 (a thread gives no event)
                 await trio.sleep(0.01)
         stored = await store.load_run("big")
     assert stored is not None

@@ -17,7 +17,8 @@ import trio
 
 from mira_actors.agents import ProjectPlanAgent
 from supervisors import MemoryStore, StepRecord, StoreUnavailableError
-from supervisors.stores._sqlite_store import COMMIT_FLOOR, open_sqlite_store
+from supervisors.stores._sqlite_store import open_sqlite_store
+from supervisors.stores._sqlite_writer import COMMIT_FLOOR
 from tests.deadlines import GRACE
 
 pytestmark = pytest.mark.usefixtures("collected_heap")
