@@ -9,7 +9,14 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import ActorCrashedError, ActorRef, MiraError, exception_text, safe_str
+from mira_actors import (
+    ActorCrashedError,
+    ActorRef,
+    MiraError,
+    current_deadline,
+    exception_text,
+    safe_str,
+)
 
 from ._ledger import ErrorType, Status
 from ._report import ERROR_TEXT_LIMIT
@@ -86,9 +93,7 @@ async def _failed_ask(exc: MiraError | trio.TooSlowError) -> Attempt:
         # text names the actor too.
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         return Attempt.failed(exception_text(exc, ERROR_TEXT_LIMIT), type(cause).__name__, cause)
-    if isinstance(exc, trio.TooSlowError) and (
-        trio.current_effective_deadline() <= trio.current_time()
-    ):
+    if isinstance(exc, trio.TooSlowError) and (current_deadline() <= trio.current_time()):
         # The actor dropped the ask at its deadline, which is ours (the step's or the
         # run's): the cancellation that says so comes at the next deadline check, and
         # decides whether the step or the run ran out of time.

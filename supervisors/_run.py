@@ -8,7 +8,7 @@ from typing import Any
 
 import trio
 
-from mira_actors import ActorRef, exception_text, instrumentation
+from mira_actors import ActorRef, current_deadline, exception_text, instrumentation
 from mira_actors.instrumentation import RunTrace
 
 from ._events import Emitter, EventSink, RunFinished, RunStarted, StepFailed
@@ -146,11 +146,7 @@ class WorkflowRun:
         self._routes = routes
         self._history = history
         self._adaptive = adaptive
-        self._writes = (
-            None
-            if store is None
-            else RunWrites(store, workflow_id, owner=owner)
-        )
+        self._writes = None if store is None else RunWrites(store, workflow_id, owner=owner)
         self._first_attempts = first_attempts or {}
         self._emitter = Emitter(
             options.on_event, workflow_id=workflow_id, workflow_type=workflow.name
@@ -160,7 +156,8 @@ class WorkflowRun:
         # The outcome of the step that ended the run early.
         self.failure: StepOutcome | None = None
         # The run's one scope: its deadline, and a cancel asked for through the store.
-        self._scope = trio.CancelScope()
+        # Made when the steps start (a scope made earlier would only be replaced then).
+        self._scope: trio.CancelScope | None = None
         self._cancel_requested = False
         # Whether the run ended because a cancel was asked for (see cancel_on_request).
         self.cancelled_on_request = False
@@ -174,7 +171,8 @@ class WorkflowRun:
     @property
     def deadline_passed(self) -> bool:
         """Whether the run's own deadline cut it short."""
-        return self._scope.cancelled_caught and not self._cancel_requested
+        scope = self._scope
+        return scope is not None and scope.cancelled_caught and not self._cancel_requested
 
     def cancel_on_request(self) -> None:
         """Cancel the run because it was asked for (through the store, from any process).
@@ -184,7 +182,8 @@ class WorkflowRun:
         that comes after the steps have ended changes nothing.
         """
         self._cancel_requested = True
-        self._scope.cancel()
+        if self._scope is not None:  # else the scope is made cancelled
+            self._scope.cancel()
 
     async def go(self, prior: Mapping[str, Any]) -> RunReport:
         """Run the steps not in ``prior`` (results by step name); return the report.
@@ -216,9 +215,9 @@ class WorkflowRun:
         began = now if self._asked_at is None else self._asked_at
         # A new scope (setting a deadline on one costs more than making one), cancelled
         # if a cancel was asked for already.
-        self._scope = trio.CancelScope(deadline=began + timeout)
+        scope = self._scope = trio.CancelScope(deadline=began + timeout)
         if self._cancel_requested:
-            self._scope.cancel()
+            scope.cancel()
         steps = StepRunner(
             workflow_type=self.workflow.name,
             workflow_id=self.workflow_id,
@@ -229,14 +228,14 @@ class WorkflowRun:
             adaptive=self._adaptive,
             emitter=self._emitter,
             first_attempts=self._first_attempts,
-            deadline=self._scope.deadline,
+            deadline=scope.deadline,
             commit=self._commit,
             note_attempt=self._note_attempt,
             cut=self._cut_short,
             trace=self.trace,
         )
         try:
-            with self._scope:
+            with scope:
                 for item in self.workflow.steps:
                     goes_on = (
                         await self._run_step(steps, item)
@@ -251,7 +250,7 @@ class WorkflowRun:
             # stream still ends, so a reader is not left waiting.
             await self._end_cancelled(stored=_is_cancellation(exc))
             raise
-        if self._cancel_requested and self._scope.cancelled_caught:
+        if self._cancel_requested and scope.cancelled_caught:
             # Cancelled on request (one scope serves that and the deadline, rather than a
             # second scope around every run): ended as a caller's cancellation.
             await self._end_cancelled(stored=True)
@@ -259,7 +258,7 @@ class WorkflowRun:
             return self.cancelled_report("on request")
         report = self.report()
         if self._writes is not None and self.lease_lost is None:
-            report = await self._writes.outcome(report, self.cut, self._scope.deadline)
+            report = await self._writes.outcome(report, self.cut, scope.deadline)
             self._check_lease(self._writes)
         if self.lease_lost is not None:
             report = self._lease_lost_report(self.lease_lost)
@@ -294,7 +293,8 @@ class WorkflowRun:
                 "run stopped: another orchestrator took it (this owner's lease lapsed)",
                 extra={"workflow_id": self.workflow_id, "error_type": ErrorType.LEASE_LOST},
             )
-        self._scope.cancel()  # its outstanding steps are cancelled; nothing more is stored
+        if self._scope is not None:  # its outstanding steps are cancelled; nothing more is stored
+            self._scope.cancel()
 
     def _lease_lost_report(self, exc: LeaseLostError) -> RunReport:
         return RunReport(
@@ -342,7 +342,7 @@ class WorkflowRun:
                 ),
                 **fields,
             )
-        if self._scope.cancelled_caught:
+        if self._scope is not None and self._scope.cancelled_caught:
             error = f"Workflow execution timed out after {self.options.timeout} seconds"
             return RunReport(
                 outcome=Status.TIMEOUT, error=error, error_type=ErrorType.TIMEOUT, **fields
@@ -385,7 +385,7 @@ class WorkflowRun:
         if self._writes is not None:
             record, waits = await self._writes.step(record)
             self._check_lease(self._writes)
-            if waits and trio.current_effective_deadline() <= trio.current_time():
+            if waits and current_deadline() <= trio.current_time():
                 # Out of time (the run's or its caller's), not a store failure: the
                 # deadline's cancellation cuts the step short, as if it had come mid-ask.
                 await trio.lowlevel.checkpoint()

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import ActorRef, exception_text
+from mira_actors import ActorRef, current_deadline, exception_text
 from mira_actors.instrumentation import RunTrace
 
 from ._attempt import Attempt, send_attempt
@@ -226,8 +226,8 @@ class StepRunner:
             return None
         expected = self._history.expected(key)
         if expected is None:
-            return None  # nothing to judge by yet (and no deadline to read)
-        left = trio.current_effective_deadline() - trio.current_time()
+            return None  # nothing to judge by yet
+        left = current_deadline() - trio.current_time()
         if expected <= left:
             return None
         return (
@@ -236,12 +236,12 @@ class StepRunner:
 
     def _caller_cancelled(self) -> bool:
         """Whether a cancellation other than the run's own deadline is pending."""
-        cancelled = trio.current_effective_deadline() == -math.inf
+        cancelled = current_deadline() == -math.inf
         return cancelled and self._deadline > trio.current_time()
 
     def _can_start_at(self, key: str, start: float) -> bool:
         """Whether an attempt starting at ``start`` has time left to finish, by the history."""
-        left = trio.current_effective_deadline() - start
+        left = current_deadline() - start
         if left <= 0:
             return False
         expected = None if self._history is None else self._history.expected(key)
@@ -268,7 +268,7 @@ class StepRunner:
         traced = self._trace is not None
         budget = math.inf
         if traced or self._emitter.listening:  # read only for someone who will see it
-            budget = min(timeout, trio.current_effective_deadline() - trio.current_time())
+            budget = min(timeout, current_deadline() - trio.current_time())
             self._emitter.emit(StepStarted, step=step.name, attempt=attempt, budget=budget)
         workflow_id = self._workflow_id
         headers = {  # what the handler learns of the attempt; the key is the same on a resume
