@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from mira_actors.agents import (
     OrchestratorAgent,
     ProjectPlanAgent,
     RiskAssessmentAgent,
+    _events,
 )
 from supervisors import WorkflowReply, WorkflowRequest
 from tests.mira_actors.agents.orchestrators import SlowRiskAgent, make
@@ -101,6 +103,60 @@ async def test_timeout_event(
         "completed_steps": ["generate_plan"],
     }
     assert events(logs, "workflow_completed") == []
+
+
+async def test_run_event_names_the_line_that_logged_it(
+    autojump_clock: trio.abc.Clock, logs: pytest.LogCaptureFixture
+) -> None:
+    """A run's event record names its source as logging's own lookup would: log_run."""
+    await make(SlowRiskAgent(100)).process_async(workflow(), timeout=5)
+    [record] = events(logs, "workflow_timeout")
+    lines, first = inspect.getsourcelines(_events.log_run)
+    assert (record.pathname, record.filename, record.module, record.funcName) == (
+        _events.__file__,
+        "_events.py",
+        "_events",
+        "log_run",
+    )
+    assert first < record.lineno < first + len(lines)
+    assert (record.exc_info, record.stack_info) == (None, None)
+
+
+async def test_run_event_without_caller_lookup(
+    autojump_clock: trio.abc.Clock,
+    logs: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With logging's caller lookup turned off, a run's event record says so, as logging does."""
+    monkeypatch.setattr(logging, "_srcfile", None)
+    await make(SlowRiskAgent(100)).process_async(workflow(), timeout=5)
+    [record] = events(logs, "workflow_timeout")
+    assert (record.pathname, record.lineno, record.funcName) == (
+        "(unknown file)",
+        0,
+        "(unknown function)",
+    )
+
+
+async def test_run_event_comes_from_the_record_factory(
+    autojump_clock: trio.abc.Clock, logs: pytest.LogCaptureFixture
+) -> None:
+    """The application's log record factory makes a run's event records."""
+    made: list[logging.LogRecord] = []
+    default = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = default(*args, **kwargs)
+        made.append(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        await make(SlowRiskAgent(100)).process_async(workflow(), timeout=5)
+    finally:
+        logging.setLogRecordFactory(default)
+    [record] = events(logs, "workflow_timeout")
+    assert any(record is mine for mine in made)
 
 
 async def test_error_event(logs: pytest.LogCaptureFixture) -> None:
