@@ -17,6 +17,11 @@ import attrs
 
 from mira_actors import MiraError, safe_repr
 
+try:
+    from _json import make_encoder
+except ImportError:  # pragma: no cover - not CPython: JSONEncoder's own way
+    make_encoder = None  # type: ignore[assignment,misc]
+
 from .._ledger import Status, StepRecord
 from ._json_pieces import json_pieces
 from ._run_pages import RunCursor, RunPage
@@ -361,9 +366,30 @@ class LedgerStore(Protocol):
         ...
 
 
-# Made once: json.dumps() with options builds a new encoder on every call.
-_ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
-_ENCODE_ALLOWING_NAN = json.JSONEncoder(allow_nan=True, separators=(",", ":")).encode
+def _encoder(*, allow_nan: bool) -> Callable[[Any], str]:
+    """Return ``JSONEncoder(allow_nan=allow_nan, separators=(",", ":")).encode``, cheaper.
+
+    JSONEncoder.encode and iterencode are two Python calls and a closure around the C
+    encoder they make; made here directly, a small value (a step's result, a run's
+    response) encodes in a sixth less time. Each call has its own ``markers``, as
+    JSONEncoder's, so circular references are refused alike, and in any thread.
+    """
+    plain = json.JSONEncoder(allow_nan=allow_nan, separators=(",", ":"))
+    if make_encoder is None:  # an interpreter without the C accelerator
+        return plain.encode
+    default, escape = plain.default, json.encoder.encode_basestring_ascii
+
+    def encode(value: Any) -> str:
+        chunks = make_encoder({}, default, escape, None, ":", ",", False, False, allow_nan)(
+            value, 0
+        )
+        return "".join(chunks)
+
+    return encode
+
+
+_ENCODE = _encoder(allow_nan=False)
+_ENCODE_ALLOWING_NAN = _encoder(allow_nan=True)
 
 
 def encode_json(value: Any, what: str, *, allow_nan: bool = False) -> str:
@@ -411,7 +437,14 @@ def _unstorable(what: str, exc: BaseException) -> TypeError | ValueError:
 
 def encode_result(record: StepRecord) -> str:
     """Return the record's result as JSON text, or raise naming the step."""
-    return encode_json(record.result, f"the result of step {record.step!r}")
+    result = record.result
+    if result is None:  # a step cut short or failed: every timed-out run has one
+        return "null"
+    try:
+        return _ENCODE(result)
+    except (TypeError, ValueError, RecursionError) as exc:
+        what = f"the result of step {record.step!r}"  # made only for the error
+        raise _unstorable(what, exc) from exc
 
 
 def encode_response(response: Mapping[str, Any]) -> str:
@@ -421,10 +454,12 @@ def encode_response(response: Mapping[str, Any]) -> str:
     reports ``timeout_seconds: inf``. The results inside were checked strictly when
     their steps were recorded.
     """
-    if not isinstance(response, Mapping):
-        msg = f"a run's response must be a dict, got {type(response).__name__}"
-        raise TypeError(msg)
-    return encode_json(dict(response), "the run's response", allow_nan=True)
+    if type(response) is not dict:  # the usual dict is encoded as it is, not copied
+        if not isinstance(response, Mapping):
+            msg = f"a run's response must be a dict, got {type(response).__name__}"
+            raise TypeError(msg)
+        response = dict(response)
+    return encode_json(response, "the run's response", allow_nan=True)
 
 
 def check_outcome(outcome: str) -> None:

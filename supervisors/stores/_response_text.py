@@ -40,6 +40,7 @@ class RecordedResults:
 
 # A placeholder string no value holds: the token is secret to this process.
 _MARK = f"\x00recorded-result:{secrets.token_hex(16)}:"
+_ENCODED_MARK = json.dumps(_MARK)[:-1]  # as JSON text, without its closing quote
 
 
 def response_text(response: Mapping[str, Any], recorded: RecordedResults) -> str:
@@ -63,7 +64,8 @@ def response_skeleton(
     Encoded (as :func:`response_text` does, or elsewhere), :func:`fill_in` puts the texts
     in place of the placeholders.
     """
-    steps = response.get("steps") if isinstance(response, Mapping) else None
+    mapping = type(response) is dict or isinstance(response, Mapping)
+    steps = response.get("steps") if mapping else None
     if type(steps) is not list:
         return response, []
     texts: list[str] = []
@@ -83,5 +85,5 @@ def response_skeleton(
 def fill_in(encoded: str, texts: list[str]) -> str:
     """Put each recorded text in place of its placeholder in the encoded skeleton."""
     for index, text in enumerate(texts):
-        encoded = encoded.replace(json.dumps(f"{_MARK}{index}"), text, 1)
+        encoded = encoded.replace(f'{_ENCODED_MARK}{index}"', text, 1)
     return encoded
