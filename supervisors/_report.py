@@ -70,6 +70,17 @@ class RunReport:
     failed_step: StepRecord | None = None
     exception: str | None = None
     stored_response: dict[str, Any] | None = None
+    # A response built for a store that did not keep it: the next response() call hands
+    # it out instead of building another, so a run's outcome builds its response once.
+    _spare: list[dict[str, Any]] = attrs.field(init=False, factory=list, eq=False, repr=False)
+
+    def hand_back(self, response: dict[str, Any]) -> None:
+        """Keep ``response``, built by :meth:`response` and held by nobody, for its next call.
+
+        For a response that went to a store which encoded it and let it go: each call of
+        :meth:`response` still returns a dict no one else holds.
+        """
+        self._spare.append(response)
 
     @property
     def completed_steps(self) -> list[str]:
@@ -87,6 +98,8 @@ class RunReport:
         A run its caller cancelled has the timeout's shape with status 'cancelled' (it
         is what the store keeps: the caller itself gets no response).
         """
+        if self._spare:
+            return self._spare.pop()
         if self.stored_response is not None:
             return copy.deepcopy(self.stored_response)
         if self.outcome == Status.SUCCESS:
@@ -96,9 +109,15 @@ class RunReport:
                 "workflow_type": self.workflow_type,
                 "steps": [r.as_step() for r in self.records if r.finished],
             }
-        completed = [r.as_step() for r in self.records if r.completed]
         if self.outcome in (Status.TIMEOUT, Status.CANCELLED):
-            names = self.completed_steps
+            # One pass over the records: at a burst of deadlines every run builds this.
+            completed, names, timed_out = [], [], []
+            for r in self.records:
+                if r.status == Status.SUCCESS:
+                    completed.append(r.as_step())
+                    names.append(r.step)
+                elif r.status == Status.TIMEOUT:
+                    timed_out.append(r.step)
             return {
                 "workflow_id": self.workflow_id,
                 "workflow_type": self.workflow_type,
@@ -109,9 +128,10 @@ class RunReport:
                     "completed_steps": names,
                     "total_steps_completed": len(names),
                     "timeout_seconds": self.timeout,
-                    "timed_out_steps": self.timed_out_steps,
+                    "timed_out_steps": timed_out,
                 },
             }
+        completed = [r.as_step() for r in self.records if r.completed]
         # The steps completed before the error; the step that failed stands apart.
         response: dict[str, Any] = {
             "workflow_id": self.workflow_id,

@@ -7,9 +7,9 @@ stop on, so the new owner's records stand. No write may push the caller's answer
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 import attrs
 import trio
@@ -49,6 +49,8 @@ class RunWrites:
         owner: str | None,
     ) -> None:
         self._store = store
+        # A MemoryStore never waits, and encodes what it is given before it returns.
+        self._in_memory = isinstance(store, MemoryStore)
         self._workflow_id = workflow_id
         self._owner = owner
         self.lease_lost: LeaseLostError | None = None
@@ -106,16 +108,17 @@ class RunWrites:
         commit in time makes the report an 'error' that says so (error_type
         'store_unavailable'); the store retries the commit on its own.
         """
-        # A scope bounds the store's waits; MemoryStore never waits, and at a deadline
-        # burst a scope whose deadline has passed costs each run a cancellation.
-        bound: contextlib.AbstractContextManager[object] = (
-            contextlib.nullcontext()
-            if isinstance(self._store, MemoryStore)
-            else trio.CancelScope(deadline=deadline)
-        )
+        response = report.response()
         try:
-            with bound:
-                await self._finish(report, cut)
+            if self._in_memory:
+                # No scope: at a deadline burst, one whose deadline has passed would cost
+                # each run a cancellation. The store has encoded the response and let it
+                # go, so the caller gets it rather than another one built the same way.
+                await self._finish(report, cut, response)
+                report.hand_back(response)
+            else:
+                with trio.CancelScope(deadline=deadline):  # bounds the store's waits
+                    await self._finish(report, cut, response)
         except LeaseLostError as exc:
             self._lost(exc)
         except StoreUnavailableError as exc:
@@ -137,7 +140,7 @@ class RunWrites:
         """
         with trio.move_on_after(CANCELLED_COMMIT_GRACE, shield=True):
             try:
-                await self._finish(report, cut)
+                await self._finish(report, cut, report.response())
             except StoreUnavailableError:
                 pass  # the store retries it; the caller's cancellation goes on
             except Exception as exc:  # nothing may take the place of the caller's cancellation
@@ -150,11 +153,14 @@ class RunWrites:
     async def _write(self, record: StepRecord) -> None:
         await self._store.record_step(self._workflow_id, record, owner=self._owner)
 
-    async def _finish(self, report: RunReport, cut: Sequence[StepRecord]) -> None:
-        await self._store.finish_run(
+    def _finish(
+        self, report: RunReport, cut: Sequence[StepRecord], response: dict[str, Any]
+    ) -> Awaitable[None]:
+        # Not a coroutine itself: the store's call, a frame less.
+        return self._store.finish_run(
             self._workflow_id,
             outcome=report.outcome,
-            response=report.response(),
+            response=response,
             records=cut,
             owner=self._owner,
         )
