@@ -412,6 +412,8 @@ class WorkflowRun:
         self._emit_failed(record)
 
     def _emit_failed(self, failed: StepRecord) -> None:
+        if not self._emitter.listening:  # the usual case: no event to build
+            return
         self._emitter.emit(
             StepFailed,
             step=failed.step,
