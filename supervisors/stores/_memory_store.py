@@ -228,8 +228,9 @@ class MemoryStore:
             owner=owner,
             started_at=now,
         )
-        # Writes are not cancellable: the run is stored, so no cancellation is raised.
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        # No yield, as in record_step: the run's first ask yields soon after, and a yield
+        # here would cost each run a scheduling round of its own. At a burst of runs that
+        # round ends every start at once, bunching their deadlines together.
 
     async def record_step(
         self, workflow_id: str, record: StepRecord, *, owner: str | None = None

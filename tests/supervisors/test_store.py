@@ -589,3 +589,14 @@ async def test_memory_store_writes_never_walk_the_runs(clock: FakeClock) -> None
     assert await memory.load_run("r2018") is None
     assert (await stored(memory, "r0")).status == "running"
     assert (await stored(memory, "r2019")).status == "success"
+
+
+async def test_memory_store_writes_of_a_run_never_yield(clock: FakeClock) -> None:
+    """A run's writes to memory complete without a schedule point: a burst of runs that
+    start together is not held back a scheduling round each, bunching their deadlines."""
+    memory = MemoryStore(clock=clock)
+    with trio.testing.assert_no_checkpoints():
+        await memory.create_run("r", "w", {"goals": ["a", "b"]}, 30.0, owner="me")
+        await memory.record_step("r", record("a", result={"plan": [1, 2]}), owner="me")
+        await memory.finish_run("r", outcome="success", response={"steps": []}, owner="me")
+    assert (await stored(memory, "r")).status == "success"
