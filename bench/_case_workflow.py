@@ -13,7 +13,7 @@ from mira_actors.agents.orchestrator_agent import OrchestratorAgent
 
 from . import _asyncio_refs, _raw_trio
 from ._contract_floor import floor_workflows
-from ._harness import now, run_interleaved
+from ._harness import now, run_interleaved, timed_batch
 from ._otel_variants import otel_metrics, otel_variants
 from ._results import CaseResult, Metric, ratio_metric, ratio_samples
 from ._sizes import Sizes
@@ -60,12 +60,7 @@ async def ours_workflows(n: int, running: bool) -> float:
         check_success(await orch.process_async(workflow_message(key), timeout=WORKFLOW_TIMEOUT))
 
     async with maybe_running(orch, running):
-        await one("warm")
-        start = now()
-        async with trio.open_nursery() as nursery:
-            for i in range(n):
-                nursery.start_soon(one, f"P{i}")
-        return now() - start
+        return await timed_batch(one, n)
 
 
 async def threadpool_workflows(n: int) -> float:

@@ -24,7 +24,7 @@ from mira_actors import ActorRef, open_actor
 from supervisors import Ledger, MemoryStore, RunReport, Status, StepRecord
 from supervisors._run_ids import new_run_id
 
-from ._harness import now
+from ._harness import timed_batch
 from ._workload import STEP_NAMES, WORKFLOW_TYPE, Agents, requirements, step_message
 
 OWNER = "bench"
@@ -47,12 +47,7 @@ async def floor_workflows(agents: Agents, n: int) -> float:
                 msg = f"floor workflow {key} did not complete: {response}"
                 raise AssertionError(msg)
 
-        await one("warm")
-        start = now()
-        async with trio.open_nursery() as nursery:
-            for i in range(n):
-                nursery.start_soon(one, f"P{i}")
-        return now() - start
+        return await timed_batch(one, n)
 
 
 async def floor_run(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import trio
 
 from ._results import percentile
 
@@ -16,6 +18,16 @@ Samples = dict[str, dict[str, list[float]]]
 """Per variant, per quantity: one value per measured repetition."""
 
 now = time.perf_counter
+
+
+async def timed_batch(one: Callable[[str], Awaitable[None]], n: int) -> float:
+    """Run ``one("warm")``, then ``n`` calls of ``one(f"P{i}")`` at once; return their seconds."""
+    await one("warm")
+    start = now()
+    async with trio.open_nursery() as nursery:
+        for i in range(n):
+            nursery.start_soon(one, f"P{i}")
+    return now() - start
 
 
 def run_interleaved(variants: Mapping[str, Variant], *, repeats: int, warmup: int) -> Samples:

@@ -14,7 +14,7 @@ import trio
 
 from mira_actors import DeadlineExceededError
 
-from ._harness import now
+from ._harness import now, timed_batch
 from ._workload import (
     STEP_NAMES,
     Agents,
@@ -138,12 +138,7 @@ async def actor_workflows(agents: Agents, n: int) -> float:
             send, receive = trio.open_memory_channel[_Slot](1000)
             channels[step] = send
             await servers.start(serve, agents.for_step(step), receive)
-        await one("warm")
-        start = now()
-        async with trio.open_nursery() as nursery:
-            for i in range(n):
-                nursery.start_soon(one, f"P{i}")
-        elapsed = now() - start
+        elapsed = await timed_batch(one, n)
         for send in channels.values():
             await send.aclose()
     return elapsed
