@@ -3,7 +3,7 @@
 from ._memory_store import MemoryStore as MemoryStore
 from ._open_store import is_postgres_url as is_postgres_url
 from ._open_store import open_store as open_store
-from ._postgres_store import ForeignDatabaseError as ForeignDatabaseError
+from ._postgres_database import ForeignDatabaseError as ForeignDatabaseError
 from ._postgres_store import PostgresStore as PostgresStore
 from ._postgres_store import open_postgres_store as open_postgres_store
 from ._protocol import HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL

@@ -9,11 +9,8 @@ import pytest
 import trio
 
 from supervisors import StepRecord
-from supervisors.stores._postgres_store import (
-    ForeignDatabaseError,
-    PostgresStore,
-    open_postgres_store,
-)
+from supervisors.stores._postgres_database import ForeignDatabaseError
+from supervisors.stores._postgres_store import PostgresStore, open_postgres_store
 
 
 def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
