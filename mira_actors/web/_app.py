@@ -12,14 +12,11 @@ import hmac
 import json
 import logging
 import math
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
-import jinja2
 import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,12 +29,15 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from supervisors import DamagedRunError, LedgerStore, StoredRun, WorkflowSupervisor
 
+from ._actions import Actions
 from ._bounded import short
+from ._guard import Guard
 from ._system import system_json, system_view
+from ._templates import STATIC, STATIC_TYPES, TEMPLATES
 from ._views import (
     age,
     clock_time,
@@ -58,53 +58,7 @@ POLL_INTERVAL = 0.25
 MAX_FORM_BYTES = 4096
 DEFAULT_RESUME_TIMEOUT = 30.0
 
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
-STATIC_TYPES = {"app.css": "text/css", "app.js": "text/javascript"}
-
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class Actions:
-    """What --allow-actions lets a visitor do: resume a run, or cancel one that goes on.
-
-    A resume runs in this server's nursery, on its live system. A cancel is a request
-    in the store, which the run's owner (in this process or another) sees at its next
-    heartbeat.
-    """
-
-    def __init__(self, system: WorkflowSupervisor, nursery: trio.Nursery) -> None:
-        self.system = system
-        self.nursery = nursery
-        # A form must carry this server's token: another site cannot post for a visitor.
-        self.token = secrets.token_urlsafe(24)
-
-    def resume(self, workflow_id: str, timeout: float) -> None:
-        """Start resuming the run in the background; the run page shows its progress."""
-        self.nursery.start_soon(self._resume, workflow_id, timeout)
-
-    async def cancel(self, workflow_id: str) -> bool:
-        """Ask the run's owner to cancel it; False when it has already finished."""
-        return await self.system.store.request_cancel(workflow_id)
-
-    async def _resume(self, workflow_id: str, timeout: float) -> None:
-        try:
-            await self.system.resume(workflow_id, timeout=timeout)
-        except (LookupError, RuntimeError, ValueError) as exc:  # gone, taken, or damaged
-            logger.warning(
-                "a resume asked for from the web view did not run",
-                extra={
-                    "workflow_id": short(workflow_id),
-                    "error_type": type(exc).__name__,
-                },
-            )
 
 
 def create_app(
@@ -142,51 +96,14 @@ def create_app(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    return _Guard(app, allowed_hosts)
-
-
-class _Guard:
-    """Checks the Host header, and adds the security headers to every response."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None) -> None:
-        self.app = app
-        self.allowed_hosts = allowed_hosts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.allowed_hosts is not None:
-            host = _host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
-            if host not in self.allowed_hosts:
-                response = Response("unknown host\n", status_code=421, media_type="text/plain")
-                await response(scope, receive, send)
-                return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.extend(
-                    (name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
-                )
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _host_name(header: str) -> str:
-    """The host name of a Host header, without the port; IPv6 keeps its brackets."""
-    if header.startswith("["):
-        return header.partition("]")[0] + "]"
-    return header.rpartition(":")[0] if header.count(":") == 1 else header
+    return Guard(app, allowed_hosts)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-    page = _TEMPLATES.get_template("error.html").render(status=exc.status_code, detail=exc.detail)
+    page = TEMPLATES.get_template("error.html").render(status=exc.status_code, detail=exc.detail)
     return HTMLResponse(page, status_code=exc.status_code)
 
 
@@ -199,35 +116,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": detail}, status_code=500)
     return HTMLResponse(
-        _TEMPLATES.get_template("error.html").render(status=500, detail=detail),
+        TEMPLATES.get_template("error.html").render(status=500, detail=detail),
         status_code=500,
     )
-
-
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("mira_actors.web", "templates"),
-        autoescape=True,  # every value, in every template: step results are untrusted
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["quote"] = lambda value: quote(str(value), safe="")
-    environment.filters["seconds"] = _seconds
-    return environment
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    if not math.isfinite(value):
-        return "no deadline"
-    return f"{value:.3f} s" if abs(value) < 10 else f"{value:.1f} s"
-
-
-_TEMPLATES = _environment()
-_STATIC = {
-    name: (resources.files("mira_actors.web") / "static" / name).read_bytes()
-    for name in STATIC_TYPES
-}
 
 
 class _Pages:
@@ -244,7 +135,7 @@ class _Pages:
         self.closing = closing
 
     def render(self, name: str, **context: Any) -> HTMLResponse:
-        page = _TEMPLATES.get_template(name).render(
+        page = TEMPLATES.get_template(name).render(
             has_system=self.system is not None,
             actions=self.actions is not None,
             token=None if self.actions is None else self.actions.token,
@@ -311,7 +202,7 @@ class _Pages:
 
         async def fragment() -> tuple[str, bool]:
             run = await self.load(workflow_id)
-            html = _TEMPLATES.get_template("_run_live.html").render(view=run_view(run))
+            html = TEMPLATES.get_template("_run_live.html").render(view=run_view(run))
             return html, run.status != "running"
 
         return self.stream(fragment)
@@ -321,7 +212,7 @@ class _Pages:
 
         async def fragment() -> tuple[str, bool]:
             view = await system_view(system)
-            return _TEMPLATES.get_template("_system_live.html").render(view=view), False
+            return TEMPLATES.get_template("_system_live.html").render(view=view), False
 
         return self.stream(fragment)
 
@@ -410,9 +301,9 @@ class _Pages:
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in _STATIC:
+        if name not in STATIC:
             raise HTTPException(404, "no such file")
-        return Response(_STATIC[name], media_type=STATIC_TYPES[name])
+        return Response(STATIC[name], media_type=STATIC_TYPES[name])
 
 
 def _back_to_run(workflow_id: str, notice: str) -> Response:

@@ -18,7 +18,8 @@ from hypercorn.typing import Framework
 
 from supervisors import LedgerStore, WorkflowSupervisor
 
-from ._app import Actions, create_app
+from ._actions import Actions
+from ._app import create_app
 
 logger = logging.getLogger("mira_actors.web")
 
