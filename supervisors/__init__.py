@@ -1,5 +1,6 @@
 """Supervisor nurseries, restart strategies, workflow runs and their ledger."""
 
+from ._child import ChildStatus as ChildStatus
 from ._events import EventSink as EventSink
 from ._events import RunEvent as RunEvent
 from ._events import RunFinished as RunFinished
@@ -29,7 +30,6 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._retry import StepFailedError as StepFailedError
 from ._retry import StepTimeoutError as StepTimeoutError
 from ._run import run_workflow as run_workflow
-from ._supervisor import ChildStatus as ChildStatus
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import open_supervisor as open_supervisor
 from ._workflow import Parallel as Parallel

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import attrs
 import trio
 
 from mira_actors import (
@@ -22,98 +21,13 @@ from mira_actors import (
     run_actor,
 )
 
+from ._child import Child, ChildStatus, StartWatch
 from ._exceptions import RestartIntensityError
 from ._policy import Restart, Strategy
 
 # A library adds no handler but this one: with no logging configured, it prints nothing.
 logging.getLogger("supervisors").addHandler(logging.NullHandler())
 logger = logging.getLogger("supervisors.supervisor")
-
-
-@attrs.frozen(kw_only=True)
-class ChildStatus:
-    """A snapshot of one supervised child.
-
-    Attributes:
-        name: The child's name, unique within its supervisor.
-        restart: Its restart kind.
-        restarts: How many times it has been restarted.
-        running: Whether an actor instance is serving its mailbox now.
-    """
-
-    name: str
-    restart: Restart
-    restarts: int
-    running: bool
-
-
-# A ONE_FOR_ONE child is never cancelled by a sibling's restart: its incarnations share
-# this scope, which is never entered or cancelled, rather than each holding one.
-_NEVER_CANCELLED = trio.CancelScope()
-
-
-@attrs.define(eq=False)
-class _Child:
-    name: str
-    factory: Callable[..., Actor]
-    args: tuple[Any, ...]
-    restart: Restart
-    mailbox: Mailbox
-    # The reference the first incarnation reported when it started (one per child: a
-    # second one, made here, would cost every idle actor its bytes).
-    ref: ActorRef = attrs.field(init=False)
-    actor: Actor | None = None
-    # The start watch of the incarnation starting now, dropped once it has started.
-    starting: _StartWatch | None = None
-    scope: trio.CancelScope = _NEVER_CANCELLED
-    exited: trio.Event | None = None
-    restarts: int = 0
-    running: bool = False
-
-
-class _StartWatch:
-    """Lists the child and passes ``started`` on.
-
-    It lets go of the task status once used: holding it would keep nursery.start's spent
-    nursery and its cancel statuses (about 700 bytes) alive for the actor's whole life.
-    The child holds the watch only until the start has happened (``child.starting``),
-    and run_actor lets go of it then, so an idle actor keeps no watch.
-    """
-
-    __slots__ = ("_child", "_first", "_supervisor", "_task_status")
-
-    def __init__(
-        self,
-        task_status: trio.TaskStatus[Exception | None],
-        supervisor: Supervisor,
-        child: _Child,
-        first: bool,
-    ) -> None:
-        self._task_status: trio.TaskStatus[Exception | None] | None = task_status
-        self._supervisor = supervisor
-        self._child = child
-        self._first = first
-        child.starting = self
-
-    def started(self, value: Any = None) -> None:
-        child = self._child
-        child.starting = None
-        if self._first:
-            child.ref = value  # the ActorRef run_actor reports
-            # Listed the moment on_start has run, before the actor takes a message and
-            # before spawn resumes: an actor that crashes on a message it sent itself in
-            # on_start must find itself among the children when its exit is handled.
-            self._supervisor._enlist(child)
-        self._pass_on(None)
-
-    def failed(self, error: Exception | None) -> None:
-        """Tell the starter that the start failed (it raises ``error`` out of spawn)."""
-        self._pass_on(error)
-
-    def _pass_on(self, value: Exception | None) -> None:
-        task_status, self._task_status = self._task_status, None
-        assert task_status is not None  # passed on once
-        task_status.started(value)
 
 
 class Supervisor:
@@ -138,14 +52,14 @@ class Supervisor:
         self._nursery = nursery
         # In start order; a dict (insertion-ordered) so that retiring a child is O(1):
         # with a list, stopping 100,000 children one by one was quadratic.
-        self._children: dict[_Child, None] = {}
+        self._children: dict[Child, None] = {}
         # The children by name, and the names being spawned (None until listed): a dict,
         # so that spawning thousands of children is not quadratic and lookup is O(1),
         # and a name is taken before the await.
-        self._names: dict[str, _Child | None] = {}
+        self._names: dict[str, Child | None] = {}
         # Each exit carries the cancel scope of the incarnation that exited.
         self._exits_send, self._exits_receive = trio.open_memory_channel[
-            tuple[_Child, trio.CancelScope, Exception | None]
+            tuple[Child, trio.CancelScope, Exception | None]
         ](math.inf)
         self._restart_times: deque[float] = deque()
         self._closing = False
@@ -211,7 +125,7 @@ class Supervisor:
             raise ValueError(msg)
         mailbox = Mailbox(name, capacity)
         self._names[name] = None
-        child = _Child(name=name, factory=factory, args=args, restart=restart, mailbox=mailbox)
+        child = Child(name=name, factory=factory, args=args, restart=restart, mailbox=mailbox)
         try:
             error = await self._start(child, first=True)
         except BaseException:
@@ -223,7 +137,7 @@ class Supervisor:
             raise error
         return child.ref
 
-    async def _start(self, child: _Child, *, first: bool = False) -> Exception | None:
+    async def _start(self, child: Child, *, first: bool = False) -> Exception | None:
         """Start one incarnation of ``child``; return what its start raised, if anything."""
         if not first and (hooks := instrumentation.current()) is not None:
             hooks.actor_restarted(self.name, child.name)
@@ -240,16 +154,16 @@ class Supervisor:
         return result
 
     async def _run_child_in_scope(
-        self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
+        self, child: Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
     ) -> None:
         # A group restart cancels this scope: then the child's exit is not reported.
         with child.scope:
             await self._run_child(child, first, task_status=task_status)
 
     async def _run_child(
-        self, child: _Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
+        self, child: Child, first: bool, *, task_status: trio.TaskStatus[Exception | None]
     ) -> None:
-        watch = _StartWatch(task_status, self, child, first)  # child.starting, until started
+        watch = StartWatch(task_status, self, child, first)  # child.starting, until started
         del task_status  # the watch lets go of it once used
         error: Exception | None = None
         child.running = True
@@ -275,7 +189,7 @@ class Supervisor:
         else:
             self._exits_send.send_nowait((child, scope, error))
 
-    def _enlist(self, child: _Child) -> None:
+    def _enlist(self, child: Child) -> None:
         self._children[child] = None
         self._names[child.name] = child
 
@@ -288,7 +202,7 @@ class Supervisor:
                 continue
             await self._child_exited(child, error)
 
-    async def _child_exited(self, child: _Child, error: Exception | None) -> None:
+    async def _child_exited(self, child: Child, error: Exception | None) -> None:
         if self._discarded:
             return  # the block has exited: every child is already retired
         if error is not None:
@@ -322,7 +236,7 @@ class Supervisor:
             if other in self._children:
                 await self._restart(other)
 
-    def _restart_group(self, child: _Child) -> list[_Child]:
+    def _restart_group(self, child: Child) -> list[Child]:
         if self.strategy is Strategy.ONE_FOR_ONE:
             return [child]
         if self.strategy is Strategy.ONE_FOR_ALL:
@@ -330,13 +244,13 @@ class Supervisor:
         children = list(self._children)
         return children[children.index(child) :]
 
-    async def _restart(self, child: _Child) -> None:
+    async def _restart(self, child: Child) -> None:
         child.restarts += 1
         while (error := await self._start(child)) is not None:
             self._count_restart(child, error)
             child.restarts += 1
 
-    def _count_restart(self, child: _Child, cause: Exception | None) -> None:
+    def _count_restart(self, child: Child, cause: Exception | None) -> None:
         now = trio.current_time()
         times = self._restart_times
         times.append(now)
@@ -347,7 +261,7 @@ class Supervisor:
                 self.name, child.name, self.max_restarts, self.within
             ) from cause
 
-    def _retire(self, child: _Child, reason: str) -> None:
+    def _retire(self, child: Child, reason: str) -> None:
         del self._children[child]
         self._names.pop(child.name, None)
         child.mailbox.discard(reason)

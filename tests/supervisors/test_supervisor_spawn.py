@@ -16,6 +16,7 @@ from supervisors import (
     Strategy,
     open_supervisor,
 )
+from supervisors._child import StartWatch
 from tests.supervisors.workers import TE, TR, P, Worker, spawn_workers
 
 # Spawn and argument errors
@@ -220,7 +221,7 @@ async def test_an_idle_child_keeps_no_start_watch(strategy: Strategy) -> None:
         ref = await supervisor.spawn(Idle, name="idle")
         await trio.testing.wait_all_tasks_blocked()
         gc.collect()
-        assert [o for o in gc.get_objects() if type(o).__name__ == "_StartWatch"] == []
+        assert [o for o in gc.get_objects() if isinstance(o, StartWatch)] == []
         assert await ref.ask(1) == 1
 
 
