@@ -18,10 +18,11 @@ from ._ledger import ErrorType, Status
 from ._options import DEFAULT_TIMEOUT, RunOptions, StepListener
 from ._policy import Restart, Strategy
 from ._report import RunReport, error_report
+from ._resume import ResumeMixin
 from ._retry import RetryPolicy
 from ._run import WorkflowRun
 from ._run_ids import new_run_id
-from ._stored_runs import next_attempts, stored_report
+from ._stored_runs import stored_report
 from ._supervisor import Supervisor, open_supervisor
 from ._workflow import Workflow
 from ._workflow_channel import WorkflowRequest, serve_inbox
@@ -29,10 +30,7 @@ from .stores._memory_store import MemoryStore
 from .stores._protocol import (
     LEASE_TIME,
     LedgerStore,
-    ResumeConflictError,
-    StoredRun,
     StoreUnavailableError,
-    UnknownRunError,
 )
 
 logger = logging.getLogger("supervisors.workflow")
@@ -40,7 +38,7 @@ logger = logging.getLogger("supervisors.workflow")
 ReportListener = Callable[[RunReport], None]
 
 
-class WorkflowSupervisor:
+class WorkflowSupervisor(ResumeMixin):
     """Runs workflow messages as asks to the agent actors it supervises.
 
     Create one with :func:`open_workflow_supervisor`. Runs are isolated: each has its
@@ -210,96 +208,6 @@ class WorkflowSupervisor:
                 await self.store.release(workflow_id, self.keeper.owner)
             raise
         return self._reported(report)
-
-    async def resume(
-        self,
-        workflow_id: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        on_step: StepListener | None = None,
-        step_timeouts: Mapping[str, float] | None = None,
-        retry: RetryPolicy | None = None,
-        on_event: EventSink | None = None,
-        options: RunOptions | None = None,
-    ) -> RunReport:
-        """Continue a stored run that timed out, failed or crashed, under a new deadline.
-
-        Its completed steps are not run again (their stored results feed later steps);
-        the rest run under ``timeout``, and the report lists every step in order. A run
-        that already succeeded gives back its stored report. The options are as for
-        :meth:`run`. A store that stays locked for all of ``timeout`` gives an 'error'
-        report (error_type 'store_unavailable') by then, as a new run does.
-
-        Raises:
-            UnknownRunError: the store holds no run with this id.
-            ResumeConflictError: another resume of this run is going on, or its first
-                start is still going on in this supervisor.
-            DamagedRunError: the stored run cannot be read back.
-            ValueError: the run's workflow is not registered here (or a bad option).
-        """
-        if options is None:
-            options = RunOptions(
-                timeout=timeout,
-                step_timeouts=step_timeouts,
-                retry=retry,
-                on_event=on_event,
-                on_step=on_step,
-            )
-        stored = await self._load(workflow_id)
-        if stored.status == Status.SUCCESS and stored.response is not None:
-            return self._reported(stored_report(stored))
-        workflow = self._workflows.get(stored.workflow_type)
-        if workflow is None:
-            msg = (
-                f"run {workflow_id!r} is a {stored.workflow_type!r} workflow, which is not "
-                f"registered here; register it, then resume"
-            )
-            raise ValueError(msg)
-        options.check_steps(workflow)
-        if workflow_id in self._live:
-            raise ResumeConflictError(workflow_id)
-        owner = self.keeper.owner
-        self._live.add(workflow_id)  # before the claim: this owner may claim its own runs
-        try:
-            claimed = await self.store.claim(
-                workflow_id, owner, timeout=options.timeout, lease_time=self.keeper.lease_time
-            )
-        except StoreUnavailableError as exc:
-            # Locked all the resume's time: an answer by its deadline, as for a new run.
-            self._live.discard(workflow_id)
-            return self._unavailable(workflow_id, workflow, options, exc)
-        except BaseException:
-            self._live.discard(workflow_id)
-            raise
-        if not claimed:
-            self._live.discard(workflow_id)
-            stored = await self._load(workflow_id)
-            if stored.status == Status.SUCCESS and stored.response is not None:
-                return self._reported(stored_report(stored))  # the other resume finished it
-            raise ResumeConflictError(workflow_id)
-        try:
-            try:
-                stored = await self._load(workflow_id)  # as of the claim
-            finally:
-                self._live.discard(workflow_id)  # _go marks it live again at once
-            report = await self._go(
-                workflow,
-                stored.data,
-                workflow_id,
-                options,
-                stored.results,
-                first_attempts=next_attempts(stored),
-            )
-        finally:
-            with trio.CancelScope(shield=True):
-                await self.store.release(workflow_id, owner)
-        return self._reported(report)
-
-    async def _load(self, workflow_id: str) -> StoredRun:
-        stored = await self.store.load_run(workflow_id)
-        if stored is None:
-            raise UnknownRunError(workflow_id)
-        return stored
 
     async def _go(
         self,
