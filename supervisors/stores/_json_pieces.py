@@ -90,4 +90,3 @@ def json_pieces(value: Any, encode: Callable[[Any], str]) -> Iterator[str]:
         yield "}"
     else:  # a dict with keys JSON turns into text: as the encoder does it, in one call
         yield encode(value)
-

@@ -15,6 +15,7 @@ import trio
 
 from .._ledger import Status, StepRecord
 from ._json_pieces import looks_small
+from ._json_values import encode_result
 from ._off_loop import Encoders
 from ._protocol import (
     LEASE_TIME,
@@ -26,7 +27,6 @@ from ._protocol import (
     check_lease_time,
     check_limit,
     check_outcome,
-    encode_result,
 )
 from ._response_text import RecordedResults, response_text
 from ._run_pages import RunCursor, RunPage, RunSummary, check_page, make_page

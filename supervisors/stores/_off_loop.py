@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import trio
 
 from ._json_pieces import is_small, looks_small
-from ._protocol import StoreUnavailableError, encode_json, encode_json_in_pieces
+from ._json_values import encode_json, encode_json_in_pieces
+from ._protocol import StoreUnavailableError
 
 T = TypeVar("T")
 

@@ -16,6 +16,7 @@ import trio
 
 from .._ledger import StepRecord
 from . import _sql_ledger as sql
+from ._json_values import encode_json, encode_response, encode_result
 from ._postgres_database import Qmark, connect, host_of, snapshot, transaction
 from ._protocol import (
     LEASE_TIME,
@@ -25,9 +26,6 @@ from ._protocol import (
     check_lease_time,
     check_limit,
     check_outcome,
-    encode_json,
-    encode_response,
-    encode_result,
 )
 from ._run_pages import RunCursor, RunPage, check_page
 from ._sql_thread import SqlThread

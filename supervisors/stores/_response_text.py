@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from ._protocol import encode_response
+from ._json_values import encode_response
 
 
 class RecordedResults:

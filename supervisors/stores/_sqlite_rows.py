@@ -71,9 +71,7 @@ class _BadField(Exception):
         self.field = field
 
 
-def read_run(
-    connection: Any, *, workflow_id: str, dialect: Dialect = SQLITE
-) -> StoredRun | None:
+def read_run(connection: Any, *, workflow_id: str, dialect: Dialect = SQLITE) -> StoredRun | None:
     """Return the stored run with this id, or None when there is none.
 
     Raises:

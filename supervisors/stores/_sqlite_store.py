@@ -17,6 +17,7 @@ import trio
 from .._ledger import StepRecord
 from . import _sql_ledger as sql
 from ._json_pieces import is_small
+from ._json_values import encode_json, encode_json_in_pieces
 from ._off_loop import Encoders
 from ._protocol import (
     LEASE_TIME,
@@ -27,8 +28,6 @@ from ._protocol import (
     check_lease_time,
     check_limit,
     check_outcome,
-    encode_json,
-    encode_json_in_pieces,
 )
 from ._response_text import RecordedResults, fill_in, response_skeleton
 from ._run_pages import RunCursor, RunPage, check_page

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from supervisors.stores._json_pieces import SLICE, is_small, json_pieces
-from supervisors.stores._protocol import EncodingStopped, encode_json, encode_json_in_pieces
+from supervisors.stores._json_values import EncodingStopped, encode_json, encode_json_in_pieces
 
 ENCODE = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
@@ -66,4 +66,3 @@ def test_encoding_stops_once_its_waiter_gives_up() -> None:
     """stopped() true: the encoding raises EncodingStopped at its next piece."""
     with pytest.raises(EncodingStopped):
         encode_json_in_pieces(plan(10_000), "the value", stopped=lambda: True)
-
