@@ -68,13 +68,13 @@ async def send_attempt(
         try:
             reply = await ref.ask(message, headers=headers)
         except (MiraError, trio.TooSlowError) as exc:
-            return await _failed_ask(exc)
+            return await failed_ask(exc)
         return _answered(reply, began)
     with trio.move_on_after(timeout) as scope:
         try:
             reply = await ref.ask(message, headers=headers)
         except (MiraError, trio.TooSlowError) as exc:
-            return await _failed_ask(exc)
+            return await failed_ask(exc)
     if scope.cancelled_caught:
         error = f"the attempt ran out of its {timeout:g} seconds"
         return Attempt(
@@ -86,7 +86,7 @@ async def send_attempt(
     return _answered(reply, began)
 
 
-async def _failed_ask(exc: MiraError | trio.TooSlowError) -> Attempt:
+async def failed_ask(exc: MiraError | trio.TooSlowError) -> Attempt:
     """The attempt whose ask raised ``exc``."""
     if isinstance(exc, ActorCrashedError):
         # The handler's own exception is the failure and names its kind; the wrapper's
@@ -107,6 +107,11 @@ def _answered(reply: Any, began: float) -> Attempt:
     seconds = trio.current_time() - began
     if failure is None:
         return Attempt(status=status, result=result, seconds=seconds)
+    return failed_reply(status, result, failure, seconds)
+
+
+def failed_reply(status: str, result: Any, failure: str, seconds: float) -> Attempt:
+    """The attempt whose agent answered ``failure`` (read by :func:`read_agent_reply`)."""
     failure = safe_str(failure, ERROR_TEXT_LIMIT)  # the agent's text may quote its input
     return Attempt(
         status=status,

@@ -365,7 +365,7 @@ class WorkflowRun:
         if self.ledger.has_result(step.name):
             return True
         outcome = await steps.run(step, self.ledger.results())
-        if not outcome.failed:
+        if outcome is None:  # it succeeded
             return True
         self._emit_failed(outcome.record)
         if step.optional:

@@ -9,16 +9,16 @@ from typing import Any
 import attrs
 import trio
 
-from mira_actors import ActorRef, current_deadline, exception_text
+from mira_actors import ActorRef, MiraError, current_deadline, exception_text
 from mira_actors.instrumentation import RunTrace
 
-from ._attempt import Attempt, send_attempt
+from ._attempt import Attempt, failed_ask, failed_reply, send_attempt
 from ._events import Emitter, StepCompleted, StepRetried, StepStarted
 from ._latency import AdaptiveTimeouts, LatencyHistory
 from ._ledger import OUTCOME_UNKNOWN, ErrorType, Status, StepRecord
 from ._options import RunOptions
 from ._tracing import attempt_traced
-from ._workflow import Step
+from ._workflow import Step, read_agent_reply
 
 Commit = Callable[[StepRecord], Awaitable[StepRecord]]
 """Writes a finished step (store, then ledger) and returns the record as written."""
@@ -26,23 +26,18 @@ Commit = Callable[[StepRecord], Awaitable[StepRecord]]
 
 @attrs.frozen
 class StepOutcome:
-    """How a step ended: its record as written and, when it failed for good, why.
+    """How a step failed for good: its record as written, and why (a success has none).
 
     Attributes:
         record: The step's last record.
-        error: The run's error text when the step failed, else None.
+        error: The run's error text.
         exception: What the failed attempt raised (the handler's own exception), or
             the failure it answered, as an exception; None when there was no attempt.
     """
 
     record: StepRecord
-    error: str | None = None
+    error: str
     exception: BaseException | None = None
-
-    @property
-    def failed(self) -> bool:
-        """Whether the step failed for good."""
-        return self.error is not None
 
 
 class StepRunner:
@@ -100,75 +95,125 @@ class StepRunner:
         self._cut = cut
         self._trace = trace
 
-    async def run(self, step: Step, results: Mapping[str, Any]) -> StepOutcome:
+    async def run(self, step: Step, results: Mapping[str, Any]) -> StepOutcome | None:
         """Run ``step`` with its retries, its input built from ``results``.
 
-        A step cut short by a cancellation is told to ``cut``, then the cancellation
-        goes on.
+        Returns None when the step succeeded (and was committed), else how it failed. A
+        step cut short by a cancellation is told to ``cut``, then the cancellation goes on.
         """
+        started = trio.current_time()
         ref = self._routes.get(step.message_type)
         # Attempts are numbered on from an earlier run's; the policy counts this run's.
-        tally = _Tally(
-            step=step.name,
-            agent="" if ref is None else ref.name,
-            started=trio.current_time(),
-            before=self._first_attempts.get(step.name, 1) - 1,
-        )
+        attempt = self._first_attempts.get(step.name, 1)
         if ref is None:
             error = f"no agent is registered for message type {step.message_type!r}"
-            failed = tally.record(Status.ERROR, error=error, error_type=ErrorType.NO_AGENT)
+            failed = _Tally.of(step, "", started, attempt).record(
+                Status.ERROR, error=error, error_type=ErrorType.NO_AGENT
+            )
             return await self._fail(failed, f"Step {step.name!r} failed: {error}")
         try:
             data = step.build_input(self._data, results)
         except Exception as exc:  # a builder fails on data of the wrong shape: a step error
             error = f"could not build its input: {type(exc).__name__}: {exception_text(exc)}"
-            failed = tally.record(Status.ERROR, error=error, error_type=ErrorType.BAD_INPUT)
-            return await self._fail(failed, f"Step {step.name!r} failed: {error}", exc)
-        try:
-            return await self._attempt_until_done(
-                step, ref, {"type": step.message_type, "data": data}, tally
+            failed = _Tally.of(step, ref.name, started, attempt).record(
+                Status.ERROR, error=error, error_type=ErrorType.BAD_INPUT
             )
+            return await self._fail(failed, f"Step {step.name!r} failed: {error}", exc)
+        message = {"type": step.message_type, "data": data}
+        key = LatencyHistory.key(self._workflow_type, step.name)
+        tally = None  # made only for a step that needs one: it would cost every step
+        try:
+            if self._lean(step, key):
+                # The common step: one ask, with no scope, span or event of its own, and no
+                # Attempt or tally made when it succeeds. Anything else goes on below.
+                began = trio.current_time()
+                try:
+                    reply = await ref.ask(message, headers=self._headers(step, attempt))
+                except (MiraError, trio.TooSlowError) as exc:
+                    sent: Attempt | None = await failed_ask(exc)
+                else:
+                    status, result, why = read_agent_reply(reply)
+                    seconds = trio.current_time() - began
+                    sent = None if why is None else failed_reply(status, result, why, seconds)
+                if sent is not None:
+                    tally = _Tally.of(step, ref.name, started, attempt, sent=1)
+            else:
+                tally, sent = _Tally.of(step, ref.name, started, attempt), None
+            if tally is not None:
+                done = await self._attempt_until_done(step, ref, message, tally, key, sent)
+                if isinstance(done, StepOutcome):
+                    return done
+                result, seconds, attempt = done.result, done.seconds, tally.attempt
+            record = StepRecord(
+                step=step.name,
+                agent=ref.name,
+                status=Status.SUCCESS,
+                started_at=started,
+                ended_at=trio.current_time(),
+                attempts=attempt,
+                result=result,
+            )
+            committed = await self._commit(record)
+            if not committed.completed:  # its result could not be stored
+                return StepOutcome(committed, f"Step {step.name!r} failed: {committed.error}")
+            if self._history is not None:
+                self._history.observe(key, seconds)
+            if self._emitter.listening:  # the event is made only for someone who listens
+                self._emitter.emit(StepCompleted, step=step.name, attempts=attempt, seconds=seconds)
         except trio.Cancelled:
+            if tally is None:  # cut short in the lean way's attempt
+                tally = _Tally.of(step, ref.name, started, attempt, sent=1)
             # Recorded at the moment of cancellation, so the ledger shows where time ran out.
             if self._deadline <= trio.current_time():
                 self._cut(tally.record(Status.TIMEOUT, error_type=ErrorType.DEADLINE))
             else:
                 self._cut(tally.record(Status.CANCELLED, error_type=ErrorType.CANCELLED))
             raise
+        return None
+
+    def _lean(self, step: Step, key: str) -> bool:
+        """Whether ``step``'s first attempt may go the lean way (:meth:`run`).
+
+        It may with no timeout of its own, no trace, no listener, and the history's leave.
+        """
+        return (
+            self._trace is None
+            and not self._emitter.listening
+            and self._timeout_for(step, key) == math.inf
+            and self._refusal(step, key) is None
+        )
 
     async def _attempt_until_done(
-        self, step: Step, ref: ActorRef, message: dict[str, Any], tally: _Tally
-    ) -> StepOutcome:
-        """Send attempts until one succeeds or the policy or the time says stop."""
+        self,
+        step: Step,
+        ref: ActorRef,
+        message: dict[str, Any],
+        tally: _Tally,
+        key: str,
+        first: Attempt | None,
+    ) -> StepOutcome | Attempt:
+        """Send attempts until one succeeds (returned) or the policy or the time says stop.
+
+        ``first``: how an attempt already sent (and counted in ``tally``) went.
+        """
         policy = step.retry or self._options.retry
-        key = LatencyHistory.key(self._workflow_type, step.name)
+        outcome = first
         while True:
-            refusal = self._refusal(step, key)
-            if refusal is not None and self._caller_cancelled():
-                # The caller cancelled while nothing checkpointed (between two steps): that
-                # is a cancellation, not a lack of time. Let it end the step as one.
-                await trio.lowlevel.checkpoint()
-            if refusal is not None:
-                failed = tally.record(
-                    Status.TIMEOUT, error=refusal, error_type=ErrorType.NOT_ENOUGH_TIME
-                )
-                return await self._fail(failed, self._out_of_time(refusal))
-            tally.start_attempt()
-            outcome = await self._attempt(step, ref, message, tally.attempt, key)
-            if outcome.completed:
-                done = await self._commit(tally.record(Status.SUCCESS, result=outcome.result))
-                if not done.completed:  # its result could not be stored
-                    return StepOutcome(done, f"Step {step.name!r} failed: {done.error}")
-                if self._history is not None:
-                    self._history.observe(key, outcome.seconds)
-                if self._emitter.listening:  # the event is made only for someone who listens
-                    self._emitter.emit(
-                        StepCompleted,
-                        step=step.name,
-                        attempts=tally.attempt,
-                        seconds=outcome.seconds,
+            if outcome is None:
+                refusal = self._refusal(step, key)
+                if refusal is not None and self._caller_cancelled():
+                    # The caller cancelled while nothing checkpointed (between two steps):
+                    # that is a cancellation, not a lack of time. Let it end the step as one.
+                    await trio.lowlevel.checkpoint()
+                if refusal is not None:
+                    failed = tally.record(
+                        Status.TIMEOUT, error=refusal, error_type=ErrorType.NOT_ENOUGH_TIME
                     )
-                return StepOutcome(done)
+                    return await self._fail(failed, self._out_of_time(refusal))
+                tally.start_attempt()
+                outcome = await self._attempt(step, ref, message, tally.attempt, key)
+            if outcome.completed:
+                return outcome
             failed = tally.record(
                 outcome.status,
                 result=outcome.result,
@@ -208,6 +253,7 @@ class StepRunner:
                 error_type=str(outcome.error_type),
             )
             await trio.sleep(delay)
+            outcome = None
 
     async def _fail(
         self, failed: StepRecord, error: str, exception: BaseException | None = None
@@ -257,6 +303,16 @@ class StepRunner:
             return self._adaptive.timeout_for(self._history, key)
         return math.inf
 
+    def _headers(self, step: Step, attempt: int) -> dict[str, Any]:
+        """What the handler learns of an attempt; the key is the same on a resume."""
+        workflow_id = self._workflow_id
+        return {
+            "workflow_id": workflow_id,
+            "step": step.name,
+            "attempt": attempt,
+            "idempotency_key": f"{workflow_id}:{step.name}:{attempt}",
+        }
+
     def _attempt(
         self, step: Step, ref: ActorRef, message: dict[str, Any], attempt: int, key: str
     ) -> Awaitable[Attempt]:
@@ -270,13 +326,7 @@ class StepRunner:
         if traced or self._emitter.listening:  # read only for someone who will see it
             budget = min(timeout, current_deadline() - trio.current_time())
             self._emitter.emit(StepStarted, step=step.name, attempt=attempt, budget=budget)
-        workflow_id = self._workflow_id
-        headers = {  # what the handler learns of the attempt; the key is the same on a resume
-            "workflow_id": workflow_id,
-            "step": step.name,
-            "attempt": attempt,
-            "idempotency_key": f"{workflow_id}:{step.name}:{attempt}",
-        }
+        headers = self._headers(step, attempt)
         sending = send_attempt(ref, message, headers=headers, timeout=timeout)
         if not traced or self._trace is None:
             return sending
@@ -310,12 +360,18 @@ class _Tally:
     agent: str
     started: float
     before: int  # the number of the last attempt an earlier run made
-    attempt: int = attrs.field(init=False)
+    attempt: int
     sent: int = 0
     outcome_known: bool = True  # of the last attempt sent
 
-    def __attrs_post_init__(self) -> None:
-        self.attempt = self.before
+    @classmethod
+    def of(cls, step: Step, agent: str, started: float, first: int, *, sent: int = 0) -> _Tally:
+        """The tally of ``step``, whose first attempt in this run is number ``first``.
+
+        ``sent``: 1 when that attempt was sent already (the lean way), 0 when not.
+        """
+        before = first - 1
+        return cls(step.name, agent, started, before, before + sent, sent)
 
     def start_attempt(self) -> None:
         """Count a send: a new attempt, or the last one again when its outcome is unknown."""
